@@ -1,0 +1,29 @@
+/*
+ * cli.h - the subcommand table of the retort CLI.
+ *
+ * Each subcommand lives in its own file cli/cmd_<name>.c and exports
+ * `int cmd_<name>(int argc, char **argv)` (argv[0] is the subcommand name).
+ * It returns the process exit code: 0 success, 1 failure at run time,
+ * 2 usage error. Errors are printed as one line with cli_fail().
+ */
+#ifndef RT_CLI_H
+#define RT_CLI_H
+
+#include <stdbool.h>
+
+struct cli_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+/* Print "retort: <message>" to stderr; returns `code` for `return cli_fail(1, ...)`. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True when argv contains -h or --help. */
+bool cli_wants_help(int argc, char **argv);
+/* Parse a positive integer option value; on error prints and returns false. */
+bool cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out);
+
+int cmd_features(int argc, char **argv);
+
+#endif

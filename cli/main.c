@@ -1,0 +1,92 @@
+/*
+ * main.c - entry point of the retort CLI: global options and dispatch over
+ * the subcommand table. No math here.
+ */
+#include "cli.h"
+#include "core/error.h"
+#include "core/threads.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct cli_command commands[] = {
+    {"features", cmd_features, "audio front end: WAV/FLAC/OGG -> log-mel .npy"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+int cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("retort: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return true;
+    return false;
+}
+
+bool cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || errno || end == s || *end || v < lo || v > hi) {
+        cli_fail(2, "%s: expected an integer in [%ld, %ld], got '%s'", opt, lo, hi, s ? s : "");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: retort [--threads N] <command> [options]\n\n"
+               "retort %s - knowledge distillation and model compression in C\n\n"
+               "commands:\n", RT_VERSION);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nglobal options:\n"
+               "  --threads N  worker threads for kernels and GEMM (default: all cores,\n"
+               "               or OMP_NUM_THREADS)\n"
+               "  --version    print the version\n"
+               "  --help       this text; `retort <command> --help` for a command\n");
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "--version")) {
+            printf("retort %s\n", RT_VERSION);
+            return 0;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--threads")) {
+            long n;
+            if (!cli_parse_int("--threads", i + 1 < argc ? argv[i + 1] : NULL, 1, 1024, &n))
+                return 2;
+            rt_threads_set((int)n);
+            i++;
+        } else {
+            return cli_fail(2, "unknown option '%s' (see retort --help)", argv[i]);
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    for (size_t c = 0; c < N_COMMANDS; c++)
+        if (!strcmp(argv[i], commands[c].name)) return commands[c].fn(argc - i, argv + i);
+    return cli_fail(2, "unknown command '%s' (see retort --help)", argv[i]);
+}

@@ -1,0 +1,72 @@
+/*
+ * op_impl.h - internal: prototypes of the op-table glue and small helpers
+ * shared by the k_*.c kernel files. Not part of the public API.
+ */
+#ifndef RT_OP_IMPL_H
+#define RT_OP_IMPL_H
+
+#include "core/ops.h"
+
+#include <string.h>
+
+#define RT_OP_GLUE(name)                                          \
+    rt_status rt_op_##name##_check(rt_graph *g, rt_node *n);     \
+    void rt_op_##name##_forward(rt_graph *g, rt_node *n);        \
+    void rt_op_##name##_backward(rt_graph *g, rt_node *n);
+
+RT_OP_GLUE(linear)
+RT_OP_GLUE(matmul)
+RT_OP_GLUE(add)
+RT_OP_GLUE(mul)
+RT_OP_GLUE(scale)
+RT_OP_GLUE(bias)
+RT_OP_GLUE(sum)
+RT_OP_GLUE(mean)
+RT_OP_GLUE(gelu)
+RT_OP_GLUE(relu)
+RT_OP_GLUE(tanh)
+RT_OP_GLUE(sigmoid)
+RT_OP_GLUE(softmax)
+RT_OP_GLUE(log_softmax)
+RT_OP_GLUE(dropout)
+RT_OP_GLUE(gaussian_sample)
+RT_OP_GLUE(l2_norm)
+RT_OP_GLUE(layer_norm)
+RT_OP_GLUE(batch_norm)
+RT_OP_GLUE(conv2d)
+RT_OP_GLUE(avg_pool2d)
+RT_OP_GLUE(max_pool2d)
+RT_OP_GLUE(global_avg_pool)
+RT_OP_GLUE(reshape)
+RT_OP_GLUE(transpose)
+RT_OP_GLUE(permute)
+RT_OP_GLUE(concat)
+RT_OP_GLUE(slice)
+RT_OP_GLUE(cls_concat)
+RT_OP_GLUE(attention)
+RT_OP_GLUE(attn_map)
+RT_OP_GLUE(lstm)
+RT_OP_GLUE(stats_pool)
+RT_OP_GLUE(attn_stats_pool)
+
+/* Shape-check error naming the node: return rt_check_fail(n, "x %s and w %s differ", ...). */
+rt_status rt_check_fail(const rt_node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Shape of node n as "(2, 3)" in a caller buffer. */
+#define RT_SHAPE_STR(buf, node) rt_shape_str(buf, sizeof buf, (node)->out.ndim, (node)->out.shape)
+
+/* Product of dims [from, to) of a node's output. */
+static inline int64_t rt_dims_prod(const rt_node *n, int from, int to)
+{
+    int64_t p = 1;
+    for (int i = from; i < to; i++) p *= n->out.shape[i];
+    return p;
+}
+
+/* Build helpers: add a node with inputs given inline, with or without settings. */
+#define RT_NIN(...) (int)(sizeof((rt_node *[]){__VA_ARGS__}) / sizeof(rt_node *))
+#define RT_ADD_NODE(g, op, args, ...) \
+    rt_graph_add((g), (op), RT_NIN(__VA_ARGS__), (rt_node *[]){__VA_ARGS__}, (args), sizeof *(args))
+#define RT_ADD_NODE0(g, op, ...) \
+    rt_graph_add((g), (op), RT_NIN(__VA_ARGS__), (rt_node *[]){__VA_ARGS__}, NULL, 0)
+
+#endif

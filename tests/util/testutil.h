@@ -1,0 +1,84 @@
+/*
+ * testutil.h - shared helpers for retort's cmocka tests.
+ *
+ * Fixtures: safetensors files written by tests/fixtures/make_fixtures.py.
+ * A case named C stores its leaves as "C.<leaf>" (inputs by name, parameters
+ * by parameter name), the output as "C.out", the upstream gradient as
+ * "C.gout" and PyTorch's gradients as "C.grad.<leaf>".
+ *
+ * Error measure: rel = max|got - want| / max(max|want|, 1e-6), i.e. the
+ * largest error relative to the tensor's own scale (inf-norm). Every compare
+ * prints the max abs and rel error and fails the test on a mismatch.
+ *
+ *     tu_fixture fx; tu_fixture_open(&fx, "tests/fixtures/ops_basic.safetensors");
+ *     rt_graph *g = ...build..., rt_node *y = ...;
+ *     tu_parity(g, y, &fx, "linear_bias", 1e-5, 1e-4);
+ *     tu_gradcheck(g, y, &(tu_gc_opts){0});   // defaults
+ */
+#ifndef RT_TESTUTIL_H
+#define RT_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/graph.h"
+#include "core/ops.h"
+#include "io/safetensors.h"
+
+typedef struct tu_fixture {
+    rt_safetensors st;
+    char path[256];
+} tu_fixture;
+
+/* Open a fixture file (fails the test if missing). */
+void tu_fixture_open(tu_fixture *fx, const char *path);
+void tu_fixture_close(tu_fixture *fx);
+/* The F32 data of "name" (fails the test if missing, unless optional, then NULL).
+ * *numel gets its element count if not NULL. */
+const float *tu_fixture_get(const tu_fixture *fx, const char *name, int64_t *numel, bool optional);
+/* Shape of "name" into shape[], returns ndim. */
+int tu_fixture_shape(const tu_fixture *fx, const char *name, int64_t *shape);
+
+/* Compare; prints "what: max abs E, rel R (tol T)"; returns rel error. Fails the test if rel > tol. */
+double tu_compare(const char *what, const float *got, const float *want, int64_t n, double tol);
+
+/* Load every leaf of g (inputs, parameters, buffers) from "<case>.<leaf>",
+ * run forward, compare out with "<case>.out"; then, if the fixture has
+ * "<case>.gout" and the graph is a training plan, backward with it and compare
+ * every leaf gradient with "<case>.grad.<leaf>". Leaves missing from the
+ * fixture keep their values. */
+void tu_parity(rt_graph *g, rt_node *out, const tu_fixture *fx, const char *case_name, double tol_out,
+               double tol_grad);
+
+typedef struct tu_gc_opts {
+    double eps;       /* perturbation (default 1e-3) */
+    double atol;      /* |num - ana| <= atol + rtol * max(|num|, |ana|); default 1e-3 */
+    double rtol;      /* default 1e-2 */
+    int max_per_leaf; /* elements checked per leaf, evenly spaced (default 64) */
+} tu_gc_opts;
+
+/* Finite-difference check of d/d leaf of L = sum(out * r), r fixed random,
+ * for every leaf that requires grad. Central differences, L in double.
+ * Fails the test on a mismatch, printing leaf, element and both values. */
+void tu_gradcheck(rt_graph *g, rt_node *out, const tu_gc_opts *opts);
+
+/* Fill a leaf with uniform values in [lo, hi) from a seed. */
+void tu_fill_uniform(rt_node *n, uint64_t seed, float lo, float hi);
+
+/* Make a graph over a fresh parameter store (freed by tu_graph_free). */
+rt_graph *tu_graph_new(void);
+void tu_graph_free(rt_graph *g);
+/* Plan (train unless infer) and assert success. */
+void tu_plan(rt_graph *g, enum rt_plan plan);
+
+
+
+/* An input leaf (requiring grad) shaped like fixture tensor "<case>.<name>". */
+rt_node *tu_input(rt_graph *g, const tu_fixture *fx, const char *case_name, const char *name);
+/* A parameter leaf shaped like fixture tensor "<case>.<name>". */
+rt_node *tu_param(rt_graph *g, const tu_fixture *fx, const char *case_name, const char *name);
+#endif
