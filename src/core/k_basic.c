@@ -130,7 +130,7 @@ static void reduce_rows(float *db, const float *dy, const float *f, int64_t n, i
 void rt_add_backward(float *da, float *db, const float *dy, int64_t n, int64_t nb)
 {
     if (da) {
-#pragma omp parallel for simd if (n > PAR_MIN)
+#pragma omp parallel for if (n > PAR_MIN)
         for (int64_t i = 0; i < n; i++) da[i] += dy[i];
     }
     if (db) reduce_rows(db, dy, NULL, n, nb);
@@ -170,7 +170,7 @@ void rt_bias_backward(float *dx, float *db, const float *dy, int64_t outer, int6
 {
     int64_t n = outer * C * inner;
     if (dx) {
-#pragma omp parallel for simd if (n > PAR_MIN)
+#pragma omp parallel for if (n > PAR_MIN)
         for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
     }
     if (db) {
@@ -326,7 +326,7 @@ void rt_op_scale_forward(rt_graph *g, rt_node *n)
     float s = RT_ARGS(n, struct rt_scale_args)->s, *y = rt_data(n);
     const float *x = rt_data(n->in[0]);
     int64_t N = rt_numel(n);
-#pragma omp parallel for simd if (N > PAR_MIN)
+#pragma omp parallel for if (N > PAR_MIN)
     for (int64_t i = 0; i < N; i++) y[i] = s * x[i];
 }
 void rt_op_scale_backward(rt_graph *g, rt_node *n)
@@ -335,7 +335,7 @@ void rt_op_scale_backward(rt_graph *g, rt_node *n)
     const float *dy = n->grad;
     int64_t N = rt_numel(n);
     if (!dx) return;
-#pragma omp parallel for simd if (N > PAR_MIN)
+#pragma omp parallel for if (N > PAR_MIN)
     for (int64_t i = 0; i < N; i++) dx[i] += s * dy[i];
 }
 
@@ -389,7 +389,7 @@ static double sum_all(const float *x, int64_t n)
 static void add_const(float *dx, float v, int64_t n)
 {
     if (!dx) return;
-#pragma omp parallel for simd if (n > PAR_MIN)
+#pragma omp parallel for if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) dx[i] += v;
 }
 
