@@ -43,23 +43,26 @@ TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TEST_UTIL := $(sort $(wildcard tests/util/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
+EX_SRC    := $(sort $(wildcard examples/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UTIL_OBJ  := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+EX_BIN    := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 
 STATIC := $(BUILD)/libretort.a
 SHARED := $(BUILD)/libretort.so
 CLI    := $(BUILD)/retort
 
-.PHONY: all lib cli tests bench test install fuzz clean
-all: lib cli tests bench
+.PHONY: all lib cli tests bench examples test main install fuzz clean
+all: lib cli tests bench examples
 lib: $(STATIC) $(SHARED)
 cli: $(CLI) retort
 tests: $(TEST_BIN)
 bench: $(BENCH_BIN)
+examples: $(EX_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -92,6 +95,16 @@ $(BUILD)/bench/%: bench/%.c $(STATIC)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $<"
 	@$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(ALL_LDFLAGS) $(DEP_LIBS)
+
+$(BUILD)/examples/%: examples/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	@echo "  EXAMPLE $<"
+	@$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(ALL_LDFLAGS) $(DEP_LIBS)
+
+# The main job (README): today build + engine demo; grows into the full
+# teacher -> student -> quantize -> bench -> report run.
+main: all
+	@sh scripts/main_job.sh $(BUILD)
 
 test: $(TEST_BIN) $(CLI)
 	@RETORT_BIN=$(CLI) sh tests/run.sh $(TEST_BIN)

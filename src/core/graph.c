@@ -44,6 +44,7 @@ void rt_graph_free(rt_graph *g)
     rt_free_aligned(g->act);
     rt_free_aligned(g->grads);
     rt_free_aligned(g->work);
+    free(g->on_path);
     free(g);
 }
 
@@ -318,12 +319,15 @@ rt_status rt_graph_plan(rt_graph *g, enum rt_plan plan)
     g->act = rt_alloc_aligned(act * sizeof(float));
     g->grads = plan == RT_PLAN_TRAIN ? rt_alloc_aligned(grads * sizeof(float)) : NULL;
     g->work = rt_alloc_aligned(work * sizeof(float));
-    if (!g->act || !g->work || (plan == RT_PLAN_TRAIN && !g->grads)) {
+    g->on_path = calloc((size_t)g->n_nodes, 1);
+    if (!g->act || !g->work || !g->on_path || (plan == RT_PLAN_TRAIN && !g->grads)) {
         free(off);
         rt_free_aligned(g->act);
         rt_free_aligned(g->grads);
         rt_free_aligned(g->work);
+        free(g->on_path);
         g->act = g->grads = g->work = NULL;
+        g->on_path = NULL;
         return rt_error(RT_ERR_NOMEM, "graph: cannot allocate %zu MB of activations",
                         (act + grads + work) * sizeof(float) >> 20);
     }
@@ -381,8 +385,13 @@ static rt_status backward_from(rt_graph *g, rt_node *out, const float *dout)
     memset(g->grads, 0, g->grad_floats * sizeof(float));
     int64_t n_out = rt_numel(out);
     for (int64_t i = 0; i < n_out; i++) out->grad[i] = dout ? dout[i] : 1.0f;
+    /* Only ancestors of `out` get a nonzero gradient: skip the rest. */
+    memset(g->on_path, 0, (size_t)g->n_nodes);
+    g->on_path[out->id] = 1;
     for (int i = out->id; i >= 0; i--) {
         rt_node *n = g->nodes[i];
+        if (!g->on_path[i]) continue;
+        for (int j = 0; j < n->n_in; j++) g->on_path[n->in[j]->id] = 1;
         if (n->grad && n->op > RT_OP_PARAM) rt_op_table[n->op].backward(g, n);
     }
     return RT_OK;

@@ -76,6 +76,7 @@ struct rt_graph {
     float *act;  size_t act_floats;
     float *grads; size_t grad_floats;
     float *work; size_t work_floats;
+    unsigned char *on_path;    /* n_nodes flags: ancestors of the node backward starts from */
 };
 
 rt_graph *rt_graph_new(rt_params *params);

@@ -1,0 +1,18 @@
+#!/bin/sh
+# retort's main job (README). Today: the engine end to end on Fashion-MNIST
+# (train an MLP, evaluate, save safetensors) and the op benchmark table.
+# It grows into: teacher -> student (distill) -> quantize -> bench -> report.
+# Usage: scripts/main_job.sh [BUILD_DIR]
+set -eu
+B=${1:-build}
+OUT=${RETORT_RUNS:-runs}
+mkdir -p "$OUT"
+echo "== retort $("$B"/retort --version | cut -d' ' -f2) main job"
+echo
+echo "== 1. train an MLP on Fashion-MNIST (engine demo; becomes 'retort train' in issue 4)"
+"$B"/examples/train_fmnist --epochs 3 --out "$OUT"/fmnist-mlp.safetensors
+echo
+echo "== 2. op benchmarks (bench/ops)"
+if [ -x "$B"/bench/ops ]; then "$B"/bench/ops --quick; else echo "(bench/ops not built)"; fi
+echo
+echo "main job done: model in $OUT/fmnist-mlp.safetensors"
