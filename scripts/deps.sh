@@ -4,7 +4,7 @@
 #   --fixtures  also the Python packages used only to regenerate test fixtures
 #               and run peer benchmarks (python3-torch etc.); never needed at run time.
 set -eu
-PKGS="build-essential make pkg-config clang libopenblas-openmp-dev libcjson-dev libcmocka-dev
+PKGS="build-essential make pkg-config clang libclang-rt-14-dev libopenblas-openmp-dev libcjson-dev libcmocka-dev
 libkissfft-dev libsndfile1-dev libsamplerate0-dev zlib1g-dev dataset-fashion-mnist"
 if [ "${1:-}" = "--fixtures" ]; then
     PKGS="$PKGS python3-torch python3-numpy python3-scipy python3-sklearn python3-venv espeak-ng sox"

@@ -95,7 +95,8 @@ struct rt_reshape_args { int ndim; int64_t shape[RT_MAX_DIMS]; };
 struct rt_transpose_args { int d0, d1; };
 struct rt_permute_args { int ndim; int perm[RT_MAX_DIMS]; };
 struct rt_slice_args { int axis; int64_t start, end; };
-struct rt_attention_args { int heads; };
+struct rt_attention_args { int heads, has_b_qkv, has_b_o; }; /* which optional biases are inputs */
+struct rt_lstm_args { int has_b_ih, has_b_hh; };                /* which optional biases are inputs */
 
 /* ---- k_basic.c ---- */
 /* x (..., K), w (N, K), b (N) or NULL -> (..., N); y = x w^T + b */
