@@ -10,6 +10,8 @@
  */
 #include "io/npy.h"
 
+#include "io/fileio.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -398,26 +400,6 @@ static size_t build_header(char *buf, size_t cap, int ndim, const int64_t *shape
     return total;
 }
 
-static void fsync_parent_dir(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) {
-        strcpy(dir, ".");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n == 0) n = 1;
-        if (n >= sizeof dir) return;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        (void)fsync(fd);   /* best effort: some file systems refuse fsync on a directory */
-        close(fd);
-    }
-}
-
 rt_status rt_npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape)
 {
     if (ndim < 0 || ndim > RT_NPY_MAX_DIM)
@@ -435,35 +417,13 @@ rt_status rt_npy_write_f32(const char *path, const float *data, int ndim, const 
     char hdr[640];
     size_t hl = build_header(hdr, sizeof hdr, ndim, shape);
     RT_ASSERT(hl > 0);
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp) return rt_error(RT_ERR_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    rt_status s = RT_OK;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        s = rt_error(RT_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        free(tmp);
+    rt_atomic af;
+    rt_status s = rt_atomic_open(&af, path);
+    if (s != RT_OK) return s;
+    if (fwrite(hdr, 1, hl, af.f) != hl || (n != 0 && fwrite(data, sizeof(float), n, af.f) != n)) {
+        s = rt_error(RT_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        rt_atomic_abort(&af);
         return s;
     }
-    bool ok = fwrite(hdr, 1, hl, f) == hl && (n == 0 || fwrite(data, sizeof(float), n, f) == n);
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int err = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = false;
-        err = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = false;
-        err = errno;
-    }
-    if (!ok) {
-        s = rt_error(RT_ERR_IO, "%s: write failed: %s", path, strerror(err));
-        unlink(tmp);
-    } else {
-        fsync_parent_dir(path);
-    }
-    free(tmp);
-    return s;
+    return rt_atomic_commit(&af);
 }
