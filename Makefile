@@ -57,6 +57,7 @@ SHARED := $(BUILD)/libretort.so
 CLI    := $(BUILD)/retort
 
 .PHONY: all lib cli tests bench examples test main install fuzz clean
+.SECONDARY:
 all: lib cli tests bench examples
 lib: $(STATIC) $(SHARED)
 cli: $(CLI) retort
