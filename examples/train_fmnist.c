@@ -114,7 +114,7 @@ static int parse(int argc, char **argv, struct opts *o)
 {
     *o = (struct opts){.epochs = 2, .batch = 100, .hidden = 256, .lr = 0.05f, .seed = 42,
                        .data = "/usr/share/datasets/fashion-mnist", .out = NULL};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) {
             printf("usage: train_fmnist [--epochs N] [--batch B] [--lr X] [--seed S] [--hidden H] [--data DIR] "
@@ -130,7 +130,6 @@ static int parse(int argc, char **argv, struct opts *o)
         else if (!strcmp(a, "--data")) o->data = v;
         else if (!strcmp(a, "--out")) o->out = v;
         else return fprintf(stderr, "retort: unknown option '%s'\n", a), -1;
-        i++;
     }
     if (o->epochs < 1 || o->batch < 1 || o->hidden < 2 || !(o->lr > 0))
         return fprintf(stderr, "retort: bad option value\n"), -1;
