@@ -14,6 +14,8 @@
 
 /* ---------------- kernels ---------------- */
 
+static void reduce_rows(float *db, const float *dy, const float *f, int64_t n, int64_t nb);
+
 /* x (M, K), w (N, K), b (N) or NULL -> y (M, N) */
 void rt_linear_forward(float *y, const float *x, const float *w, const float *b, int64_t M, int64_t K, int64_t N)
 {
@@ -36,14 +38,7 @@ void rt_linear_backward(float *dx, float *dw, float *db, const float *dy, const 
     if (dw)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)K, (int)M, 1.f, dy, (int)N, x, (int)K,
                     1.f, dw, (int)K);
-    if (db) {
-#pragma omp parallel for if (M * N > PAR_MIN)
-        for (int64_t n = 0; n < N; n++) {
-            double s = 0;
-            for (int64_t m = 0; m < M; m++) s += dy[m * N + n];
-            db[n] += (float)s;
-        }
-    }
+    if (db) reduce_rows(db, dy, NULL, M * N, N);
 }
 
 struct mm_dims { int64_t batch, M, K, N; int ta, tb, b_shared; };
@@ -115,15 +110,20 @@ void rt_add_forward(float *y, const float *a, const float *b, int64_t n, int64_t
         for (int64_t j = 0; j < nb; j++) y[r * nb + j] = a[r * nb + j] + b[j];
 }
 
-/* Sum of dy (rows of nb) times optional factor rows f -> db (nb) */
+/* db[j] += sum over rows r of dy[r, j] (times f[r, j] if f): rows are
+ * walked contiguously in blocks of 64 columns, partial sums in double. */
 static void reduce_rows(float *db, const float *dy, const float *f, int64_t n, int64_t nb)
 {
-    int64_t rows = n / nb;
+    int64_t rows = n / nb, nblk = (nb + 63) / 64;
 #pragma omp parallel for if (n > PAR_MIN)
-    for (int64_t j = 0; j < nb; j++) {
-        double s = 0;
-        for (int64_t r = 0; r < rows; r++) s += (double)dy[r * nb + j] * (f ? f[r * nb + j] : 1.f);
-        db[j] += (float)s;
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        int64_t j0 = blk * 64, j1 = j0 + 64 < nb ? j0 + 64 : nb;
+        double acc[64] = {0};
+        for (int64_t r = 0; r < rows; r++) {
+            const float *d = dy + r * nb, *ff = f ? f + r * nb : NULL;
+            for (int64_t j = j0; j < j1; j++) acc[j - j0] += (double)d[j] * (ff ? ff[j] : 1.f);
+        }
+        for (int64_t j = j0; j < j1; j++) db[j] += (float)acc[j - j0];
     }
 }
 
