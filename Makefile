@@ -114,7 +114,7 @@ FUZZ_CC ?= clang
 fuzz: $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fopenmp -D_GNU_SOURCE \
+	$(FUZZ_CC) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -Wno-pass-failed -fopenmp -D_GNU_SOURCE \
 	    -DRT_VERSION='"$(VERSION)"' -Isrc -Iinclude $(DEP_CFLAGS) -o $@ $< $(LIB_SRC) $(DEP_LIBS)
 
 install: lib $(CLI)
