@@ -1,5 +1,5 @@
 /*
- * test_ops_act.c - gelu, relu, tanh, sigmoid, softmax, log_softmax, l2_norm:
+ * test_ops_act.c - gelu, relu, relu6, tanh, sigmoid, softmax, log_softmax, l2_norm:
  * PyTorch parity (fixtures from tests/fixtures/fx_act.py) and finite-
  * difference gradient checks; dropout and gaussian_sample (retort's own
  * RNG, no PyTorch equivalent): C references, statistics, determinism across
@@ -46,6 +46,7 @@ static void test_elementwise(void **state)
     unary_case(rt_gelu, "gelu", NULL);
     unary_case(rt_gelu, "gelu_wide", NULL);
     unary_case(rt_relu, "relu", NULL);
+    unary_case(rt_relu6, "relu6", NULL);
     unary_case(rt_tanh, "tanh", NULL);
     unary_case(rt_sigmoid, "sigmoid", NULL);
 }

@@ -359,6 +359,20 @@ void rt_relu_backward(float *dx, const float *dy, const float *y, int64_t n)
     for (int64_t i = 0; i < n; i++) dx[i] += y[i] > 0.f ? dy[i] : 0.f;
 }
 
+/* x (n) -> y (n) = min(max(x, 0), 6) (MobileNetV2's ReLU6) */
+void rt_relu6_forward(float *y, const float *x, int64_t n)
+{
+#pragma omp parallel for simd if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? (x[i] < 6.f ? x[i] : 6.f) : 0.f;
+}
+
+/* dy, y (n) -> dx (n) += dy [0 < y < 6] (PyTorch's hardtanh: no gradient at the bounds) */
+void rt_relu6_backward(float *dx, const float *dy, const float *y, int64_t n)
+{
+#pragma omp parallel for simd if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) dx[i] += (y[i] > 0.f && y[i] < 6.f) ? dy[i] : 0.f;
+}
+
 /* x (n) -> y (n) = tanh(x) */
 void rt_tanh_forward(float *y, const float *x, int64_t n)
 {
@@ -496,6 +510,14 @@ void rt_op_gelu_backward(rt_graph *g, rt_node *n)
 }
 
 rt_node *rt_relu(rt_graph *g, rt_node *x) { return RT_ADD_NODE0(g, RT_OP_RELU, x); }
+rt_node *rt_relu6(rt_graph *g, rt_node *x) { return RT_ADD_NODE0(g, RT_OP_RELU6, x); }
+rt_status rt_op_relu6_check(rt_graph *g, rt_node *n) { return same_shape(n); }
+void rt_op_relu6_forward(rt_graph *g, rt_node *n) { rt_relu6_forward(rt_data(n), rt_data(n->in[0]), rt_numel(n)); }
+void rt_op_relu6_backward(rt_graph *g, rt_node *n)
+{
+    (void)g;
+    if (n->in[0]->grad) rt_relu6_backward(n->in[0]->grad, n->grad, rt_data(n), rt_numel(n));
+}
 rt_status rt_op_relu_check(rt_graph *g, rt_node *n) { return same_shape(n); }
 void rt_op_relu_forward(rt_graph *g, rt_node *n) { rt_relu_forward(rt_data(n), rt_data(n->in[0]), rt_numel(n)); }
 void rt_op_relu_backward(rt_graph *g, rt_node *n)

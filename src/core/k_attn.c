@@ -355,6 +355,16 @@ rt_status rt_op_attention_check(rt_graph *g, rt_node *n)
     return RT_OK;
 }
 
+/* B (T 3C C  +  T T C  +  T T C  +  T C C): QKV projection, scores Q K^T
+ * (T x T per head over C/heads, all heads: T T C), probabilities times V
+ * (the same), output projection. */
+int64_t rt_op_attention_macs(const rt_node *n)
+{
+    const int64_t *s = n->out.shape;
+    int64_t B = s[0], T = s[1], C = s[2];
+    return B * (T * 3 * C * C + 2 * T * T * C + T * C * C);
+}
+
 /* Views of the saved block: qkv | probs | ctx. */
 static void attn_saved(const rt_node *n, float **qkv, float **probs, float **ctx)
 {

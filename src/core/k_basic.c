@@ -208,6 +208,9 @@ rt_status rt_op_linear_check(rt_graph *g, rt_node *n)
     return RT_OK;
 }
 
+/* x (M, K) w (N, K): M N K */
+int64_t rt_op_linear_macs(const rt_node *n) { return rt_numel(n) * last_dim(n->in[0]); }
+
 void rt_op_linear_forward(rt_graph *g, rt_node *n)
 {
     rt_node *x = n->in[0], *w = n->in[1], *b = n->n_in == 3 ? n->in[2] : NULL;
@@ -259,6 +262,13 @@ rt_status rt_op_matmul_check(rt_graph *g, rt_node *n)
     n->out.shape[na - 2] = d.M;
     n->out.shape[na - 1] = d.N;
     return RT_OK;
+}
+
+/* batch M N K */
+int64_t rt_op_matmul_macs(const rt_node *n)
+{
+    struct mm_dims d = mm_dims_of(n);
+    return d.batch * d.M * d.N * d.K;
 }
 
 void rt_op_matmul_forward(rt_graph *g, rt_node *n)

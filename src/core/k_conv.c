@@ -741,6 +741,13 @@ rt_status rt_op_conv2d_check(rt_graph *g, rt_node *n)
     return RT_OK;
 }
 
+/* B OC OH OW (C/groups) KH KW: one kernel window per output element */
+int64_t rt_op_conv2d_macs(const rt_node *n)
+{
+    const int64_t *ws = n->in[1]->out.shape;
+    return rt_numel(n) * ws[1] * ws[2] * ws[3];
+}
+
 void rt_op_conv2d_forward(rt_graph *g, rt_node *n)
 {
     struct conv_dims d = conv_dims_of(n);

@@ -289,6 +289,14 @@ rt_status rt_op_lstm_check(rt_graph *g, rt_node *n)
     return RT_OK;
 }
 
+/* B T 4H (I + H): the four gates' input and recurrent products per step;
+ * the cell's elementwise products are not counted. */
+int64_t rt_op_lstm_macs(const rt_node *n)
+{
+    struct lstm_dims d = lstm_dims_of(n);
+    return d.B * d.T * 4 * d.H * (d.F + d.H);
+}
+
 void rt_op_lstm_forward(rt_graph *g, rt_node *n)
 {
     rt_node *bi, *bh;
@@ -365,6 +373,12 @@ rt_status rt_op_attn_stats_pool_check(rt_graph *g, rt_node *n)
     n->n_saved = (size_t)(xs[0] * xs[2]); /* var (B,C) */
     n->n_work = (size_t)(xs[0] * xs[2]);  /* backward coefficients (B,C) */
     return RT_OK;
+}
+
+/* 2 B T C: the weighted sums of x and of x^2 */
+int64_t rt_op_attn_stats_pool_macs(const rt_node *n)
+{
+    return 2 * rt_numel(n->in[0]);
 }
 
 void rt_op_attn_stats_pool_forward(rt_graph *g, rt_node *n)

@@ -24,6 +24,7 @@ RT_OP_GLUE(sum)
 RT_OP_GLUE(mean)
 RT_OP_GLUE(gelu)
 RT_OP_GLUE(relu)
+RT_OP_GLUE(relu6)
 RT_OP_GLUE(tanh)
 RT_OP_GLUE(sigmoid)
 RT_OP_GLUE(softmax)
@@ -48,6 +49,14 @@ RT_OP_GLUE(attn_map)
 RT_OP_GLUE(lstm)
 RT_OP_GLUE(stats_pool)
 RT_OP_GLUE(attn_stats_pool)
+
+/* MAC formulas (docs/accounting.md), next to each op's check. */
+int64_t rt_op_linear_macs(const rt_node *n);
+int64_t rt_op_matmul_macs(const rt_node *n);
+int64_t rt_op_conv2d_macs(const rt_node *n);
+int64_t rt_op_attention_macs(const rt_node *n);
+int64_t rt_op_lstm_macs(const rt_node *n);
+int64_t rt_op_attn_stats_pool_macs(const rt_node *n);
 
 /* Shape-check error naming the node: return rt_check_fail(n, "x %s and w %s differ", ...). */
 rt_status rt_check_fail(const rt_node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -11,14 +11,20 @@
         .backward = rt_op_##fn##_backward                                         \
     }
 
+#define RT_ENTRY_MACS(str, fn)                                                    \
+    {                                                                             \
+        .name = str, .check = rt_op_##fn##_check, .forward = rt_op_##fn##_forward, \
+        .backward = rt_op_##fn##_backward, .macs = rt_op_##fn##_macs               \
+    }
+
 static rt_status leaf_check(rt_graph *g, rt_node *n) { (void)g; (void)n; return RT_OK; }
 static void leaf_forward(rt_graph *g, rt_node *n) { (void)g; (void)n; }
 
 const struct rt_op_def rt_op_table[RT_OP_COUNT] = {
     [RT_OP_INPUT] = {.name = "input", .check = leaf_check, .forward = leaf_forward},
     [RT_OP_PARAM] = {.name = "param", .check = leaf_check, .forward = leaf_forward},
-    [RT_OP_LINEAR] = RT_ENTRY("linear", linear),
-    [RT_OP_MATMUL] = RT_ENTRY("matmul", matmul),
+    [RT_OP_LINEAR] = RT_ENTRY_MACS("linear", linear),
+    [RT_OP_MATMUL] = RT_ENTRY_MACS("matmul", matmul),
     [RT_OP_ADD] = RT_ENTRY("add", add),
     [RT_OP_MUL] = RT_ENTRY("mul", mul),
     [RT_OP_SCALE] = RT_ENTRY("scale", scale),
@@ -27,6 +33,7 @@ const struct rt_op_def rt_op_table[RT_OP_COUNT] = {
     [RT_OP_MEAN] = RT_ENTRY("mean", mean),
     [RT_OP_GELU] = RT_ENTRY("gelu", gelu),
     [RT_OP_RELU] = RT_ENTRY("relu", relu),
+    [RT_OP_RELU6] = RT_ENTRY("relu6", relu6),
     [RT_OP_TANH] = RT_ENTRY("tanh", tanh),
     [RT_OP_SIGMOID] = RT_ENTRY("sigmoid", sigmoid),
     [RT_OP_SOFTMAX] = RT_ENTRY("softmax", softmax),
@@ -36,7 +43,7 @@ const struct rt_op_def rt_op_table[RT_OP_COUNT] = {
     [RT_OP_L2_NORM] = RT_ENTRY("l2_norm", l2_norm),
     [RT_OP_LAYER_NORM] = RT_ENTRY("layer_norm", layer_norm),
     [RT_OP_BATCH_NORM] = RT_ENTRY("batch_norm", batch_norm),
-    [RT_OP_CONV2D] = RT_ENTRY("conv2d", conv2d),
+    [RT_OP_CONV2D] = RT_ENTRY_MACS("conv2d", conv2d),
     [RT_OP_AVG_POOL2D] = RT_ENTRY("avg_pool2d", avg_pool2d),
     [RT_OP_MAX_POOL2D] = RT_ENTRY("max_pool2d", max_pool2d),
     [RT_OP_GLOBAL_AVG_POOL] = RT_ENTRY("global_avg_pool", global_avg_pool),
@@ -46,11 +53,11 @@ const struct rt_op_def rt_op_table[RT_OP_COUNT] = {
     [RT_OP_CONCAT] = RT_ENTRY("concat", concat),
     [RT_OP_SLICE] = RT_ENTRY("slice", slice),
     [RT_OP_CLS_CONCAT] = RT_ENTRY("cls_concat", cls_concat),
-    [RT_OP_ATTENTION] = RT_ENTRY("attention", attention),
+    [RT_OP_ATTENTION] = RT_ENTRY_MACS("attention", attention),
     [RT_OP_ATTN_MAP] = RT_ENTRY("attn_map", attn_map),
-    [RT_OP_LSTM] = RT_ENTRY("lstm", lstm),
+    [RT_OP_LSTM] = RT_ENTRY_MACS("lstm", lstm),
     [RT_OP_STATS_POOL] = RT_ENTRY("stats_pool", stats_pool),
-    [RT_OP_ATTN_STATS_POOL] = RT_ENTRY("attn_stats_pool", attn_stats_pool),
+    [RT_OP_ATTN_STATS_POOL] = RT_ENTRY_MACS("attn_stats_pool", attn_stats_pool),
 };
 
 _Static_assert(sizeof rt_op_table / sizeof rt_op_table[0] == RT_OP_COUNT, "op table size");
@@ -84,6 +91,12 @@ rt_status rt_op_from_name(const char *name, enum rt_op *op)
             return RT_OK;
         }
     return rt_error(RT_ERR_UNKNOWN, "unknown op '%s'", name);
+}
+
+int64_t rt_node_macs(const rt_node *n)
+{
+    int64_t (*f)(const rt_node *) = rt_op_table[n->op].macs;
+    return f ? f(n) : 0;
 }
 
 const char *rt_op_name(int op)

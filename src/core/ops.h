@@ -32,6 +32,7 @@ enum rt_op {
     /* k_act.c */
     RT_OP_GELU,
     RT_OP_RELU,
+    RT_OP_RELU6,
     RT_OP_TANH,
     RT_OP_SIGMOID,
     RT_OP_SOFTMAX,
@@ -73,6 +74,10 @@ struct rt_op_def {
     /* Add d loss / d input into in[i]->grad for each input whose grad is
      * not NULL (parameter grads included). NULL for leaves. */
     void (*backward)(rt_graph *g, rt_node *n);
+    /* Multiply-accumulates of one forward pass of n over its whole batch
+     * (see docs/accounting.md for each formula). NULL: the op is counted
+     * as 0 MACs (elementwise, normalisation, pooling, shape ops). */
+    int64_t (*macs)(const rt_node *n);
 };
 
 extern const struct rt_op_def rt_op_table[RT_OP_COUNT];
@@ -81,6 +86,8 @@ rt_status rt_ops_check_table(void);
 /* Look an op up by its name ("gelu"); RT_ERR_UNKNOWN with a message if none. */
 rt_status rt_op_from_name(const char *name, enum rt_op *op);
 const char *rt_op_name(int op);
+/* MACs of node n's forward pass (0 for ops without a formula). */
+int64_t rt_node_macs(const rt_node *n);
 
 /* ---- settings (each fits RT_ARGS_BYTES; checked in op_table.c) ---- */
 struct rt_matmul_args { int trans_a, trans_b; };
@@ -118,6 +125,7 @@ rt_node *rt_mean(rt_graph *g, rt_node *x);
 /* ---- k_act.c ---- */
 rt_node *rt_gelu(rt_graph *g, rt_node *x); /* erf form */
 rt_node *rt_relu(rt_graph *g, rt_node *x);
+rt_node *rt_relu6(rt_graph *g, rt_node *x); /* min(max(x, 0), 6) */
 rt_node *rt_tanh(rt_graph *g, rt_node *x);
 rt_node *rt_sigmoid(rt_graph *g, rt_node *x);
 rt_node *rt_softmax(rt_graph *g, rt_node *x);     /* over the last dim */
