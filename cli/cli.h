@@ -25,5 +25,8 @@ bool cli_wants_help(int argc, char **argv);
 bool cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out);
 
 int cmd_features(int argc, char **argv);
+int cmd_summary(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_init(int argc, char **argv);
 
 #endif

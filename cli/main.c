@@ -13,6 +13,9 @@
 #include <string.h>
 
 static const struct cli_command commands[] = {
+    {"summary", cmd_summary, "exact parameters, bytes, MACs and memory of a config or model"},
+    {"compare", cmd_compare, "two models side by side, with compression ratios per component"},
+    {"init", cmd_init, "write a freshly initialised model file from a config"},
     {"features", cmd_features, "audio front end: WAV/FLAC/OGG -> log-mel .npy"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -178,9 +178,20 @@ static void test_build_errors(void **state)
     assert_int_equal(rt_graph_status(b), RT_ERR_SHAPE);
     rt_graph_free(a); rt_graph_free(b); rt_params_free(p);
 
+    /* more than 2^40 elements: refused when built, before any size arithmetic can overflow */
+    g = tu_graph_new();
+    assert_null(rt_input(g, "x", RT_DIMS(1 << 20, 1 << 20, 1 << 10)));
+    assert_non_null(strstr(rt_errmsg(), "more than 2^40 elements"));
+    tu_graph_free(g);
+    g = tu_graph_new();
+    x = rt_input(g, "x", RT_DIMS(1 << 20, 1 << 10));
+    assert_null(rt_matmul(g, x, rt_input(g, "y", RT_DIMS(1 << 10, 1 << 21)), false, false));
+    assert_non_null(strstr(rt_errmsg(), "more than 2^40"));
+    tu_graph_free(g);
+
     /* an allocation that cannot succeed is an error, not a crash */
     g = tu_graph_new();
-    x = rt_input(g, "x", RT_DIMS(1 << 20, 1 << 20, 1 << 10));
+    x = rt_input(g, "x", RT_DIMS(1 << 20, 1 << 18));
     assert_non_null(rt_relu(g, x));
     assert_int_equal(rt_graph_plan(g, RT_PLAN_TRAIN), RT_ERR_NOMEM);
     printf("    error: %s\n", rt_errmsg());

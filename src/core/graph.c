@@ -111,6 +111,20 @@ static rt_node *node_new(rt_graph *g, int op)
     return n;
 }
 
+/* Largest tensor a graph accepts: 2^40 elements (products of dims are checked
+ * before they could overflow; byte sizes then fit in size_t). */
+#define MAX_NUMEL ((int64_t)1 << 40)
+
+static bool numel_ok(int ndim, const int64_t *shape)
+{
+    int64_t p = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] <= 0 || p > MAX_NUMEL / shape[i]) return false;
+        p *= shape[i];
+    }
+    return true;
+}
+
 void rt_node_set_shape(rt_node *n, int ndim, const int64_t *shape)
 {
     RT_ASSERT(ndim >= 0 && ndim <= RT_MAX_DIMS);
@@ -144,8 +158,8 @@ rt_node *rt_graph_add(rt_graph *g, int op, int n_in, rt_node *const *in, const v
     }
     if (args_size) memcpy(n->args, args, args_size);
     rt_status s = rt_op_table[op].check(g, n);
-    if (s == RT_OK && rt_shape_numel(n->out.ndim, n->out.shape) <= 0)
-        s = rt_check_fail(n, "output has no elements");
+    if (s == RT_OK && !numel_ok(n->out.ndim, n->out.shape))
+        s = rt_check_fail(n, "output has no elements or more than 2^40");
     if (s != RT_OK) {
         graph_fail(g, s, rt_errmsg());
         return NULL;
@@ -168,6 +182,12 @@ static bool shape_ok(rt_graph *g, const char *name, int ndim, const int64_t *sha
             graph_fail(g, RT_ERR_SHAPE, m);
             return false;
         }
+    if (!numel_ok(ndim, shape)) {
+        char m[200];
+        snprintf(m, sizeof m, "'%s': more than 2^40 elements", name);
+        graph_fail(g, RT_ERR_SHAPE, m);
+        return false;
+    }
     return true;
 }
 

@@ -30,6 +30,8 @@
  *    dW partials are summed in thread order: repeatable for a thread count.
  *    Forward results do not depend on the thread count except for the ulps
  *    OpenBLAS's own threading may change in the serial schedule.
+ *    The GEMM path (rt_conv2d_gemm_*, op_impl.h) also serves k_convt.c:
+ *    conv_transpose2d is this convolution's adjoint.
  *
  * Pools: count_include_pad (avg), -inf padding (max; argmax kept as int32
  * plane offsets in n->saved), floor output size, pad <= kernel / 2.
@@ -45,10 +47,6 @@
 #define SMALL_ITEM_MACS ((int64_t)1 << 24) /* per-item GEMM work split over the batch */
 #define MAX_THREAD_WORK ((int64_t)64 << 20) /* floats of per-thread buffers at most */
 #define DW_MAX_KW 64                        /* widest kernel row of the depthwise kernel (dw sums) */
-
-struct conv_dims {
-    int64_t B, C, H, W, OC, KH, KW, OH, OW, SH, SW, PH, PW, G;
-};
 
 enum col_layout { COL_IDENT, COL_PATCH, COL_ROWS };
 
@@ -69,12 +67,12 @@ static void interior(int64_t n_out, int64_t n_in, int64_t S, int64_t off, int64_
     if (*lo > *hi) *lo = *hi;
 }
 
-static bool is_patch(const struct conv_dims *d)
+static bool is_patch(const struct rt_conv_dims *d)
 {
     return d->SH == d->KH && d->SW == d->KW && d->PH == 0 && d->PW == 0;
 }
 
-static enum col_layout col_layout_of(const struct conv_dims *d)
+static enum col_layout col_layout_of(const struct rt_conv_dims *d)
 {
     if (d->KH == 1 && d->KW == 1 && d->SH == 1 && d->SW == 1 && d->PH == 0 && d->PW == 0) return COL_IDENT;
     return is_patch(d) ? COL_PATCH : COL_ROWS;
@@ -83,7 +81,7 @@ static enum col_layout col_layout_of(const struct conv_dims *d)
 /* ---------------- im2col / col2im ---------------- */
 
 /* x (C, H, W) -> col (K, L), row r = (c KH + kh) KW + kw; zeros where padded */
-static void im2col_rows(float *col, const float *x, const struct conv_dims *d, bool par)
+static void im2col_rows(float *col, const float *x, const struct rt_conv_dims *d, bool par)
 {
     int64_t KK = d->KH * d->KW, K = d->C * KK, L = d->OH * d->OW;
 #pragma omp parallel for if (par && K * L > PAR_MIN)
@@ -112,7 +110,7 @@ static void im2col_rows(float *col, const float *x, const struct conv_dims *d, b
 }
 
 /* col (K, L) -> dx (C, H, W) += (the adjoint of im2col_rows) */
-static void col2im_rows(float *dx, const float *col, const struct conv_dims *d, bool par)
+static void col2im_rows(float *dx, const float *col, const struct rt_conv_dims *d, bool par)
 {
     int64_t KK = d->KH * d->KW, L = d->OH * d->OW;
 #pragma omp parallel for if (par && d->C * KK * L > PAR_MIN)
@@ -135,7 +133,7 @@ static void col2im_rows(float *dx, const float *col, const struct conv_dims *d, 
 }
 
 /* x (C, H, W) -> colT (L, K): row l = (oh, ow) is patch (oh, ow); stride == kernel, pad 0 */
-static void im2col_patch(float *colT, const float *x, const struct conv_dims *d, bool par)
+static void im2col_patch(float *colT, const float *x, const struct rt_conv_dims *d, bool par)
 {
     int64_t K = d->C * d->KH * d->KW;
 #pragma omp parallel for collapse(2) if (par && K * d->OH * d->OW > PAR_MIN)
@@ -150,7 +148,7 @@ static void im2col_patch(float *colT, const float *x, const struct conv_dims *d,
 }
 
 /* colT (L, K) -> dx (C, H, W) += ; patches do not overlap, so rows are independent */
-static void col2im_patch(float *dx, const float *colT, const struct conv_dims *d, bool par)
+static void col2im_patch(float *dx, const float *colT, const struct rt_conv_dims *d, bool par)
 {
     int64_t K = d->C * d->KH * d->KW;
 #pragma omp parallel for collapse(2) if (par && K * d->OH * d->OW > PAR_MIN)
@@ -169,7 +167,7 @@ static void col2im_patch(float *dx, const float *colT, const struct conv_dims *d
 /* ---------------- GEMM conv: one batch item ---------------- */
 
 /* Column matrix of one item: x itself (IDENT) or built into buf. */
-static const float *item_col(float *buf, const float *xb, const struct conv_dims *d, enum col_layout lay, bool par)
+static const float *item_col(float *buf, const float *xb, const struct rt_conv_dims *d, enum col_layout lay, bool par)
 {
     if (lay == COL_IDENT) return xb;
     if (lay == COL_PATCH) im2col_patch(buf, xb, d, par);
@@ -177,9 +175,9 @@ static const float *item_col(float *buf, const float *xb, const struct conv_dims
     return buf;
 }
 
-/* col of one item, w (OC, Kg), b (OC) or NULL -> y (OC, L) */
-static void gemm_item_forward(float *y, const float *col, const float *w, const float *b, const struct conv_dims *d,
-                              enum col_layout lay)
+/* col of one item, w (OC, Kg), b (OC) or NULL -> y (OC, L); acc: y += instead (b NULL) */
+static void gemm_item_forward(float *y, const float *col, const float *w, const float *b, const struct rt_conv_dims *d,
+                              enum col_layout lay, bool acc)
 {
     int64_t L = d->OH * d->OW, OCg = d->OC / d->G, Kg = d->C / d->G * d->KH * d->KW, K = Kg * d->G;
     if (b)
@@ -190,15 +188,16 @@ static void gemm_item_forward(float *y, const float *col, const float *w, const 
         float *yg = y + g * OCg * L;
         if (lay == COL_PATCH)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OCg, (int)L, (int)Kg, 1.f, wg, (int)Kg,
-                        col + g * Kg, (int)K, b ? 1.f : 0.f, yg, (int)L);
+                        col + g * Kg, (int)K, b || acc ? 1.f : 0.f, yg, (int)L);
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)OCg, (int)L, (int)Kg, 1.f, wg, (int)Kg,
-                        col + g * Kg * L, (int)L, b ? 1.f : 0.f, yg, (int)L);
+                        col + g * Kg * L, (int)L, b || acc ? 1.f : 0.f, yg, (int)L);
     }
 }
 
 /* dy (OC, L) of one item -> dw (OC, Kg) += dY col^T (needs col) */
-static void gemm_item_dw(float *dw, const float *dy, const float *col, const struct conv_dims *d, enum col_layout lay)
+static void gemm_item_dw(float *dw, const float *dy, const float *col, const struct rt_conv_dims *d,
+                         enum col_layout lay)
 {
     int64_t L = d->OH * d->OW, OCg = d->OC / d->G, Kg = d->C / d->G * d->KH * d->KW, K = Kg * d->G;
     for (int64_t g = 0; g < d->G; g++) {
@@ -214,7 +213,7 @@ static void gemm_item_dw(float *dw, const float *dy, const float *col, const str
 }
 
 /* dy (OC, L) of one item -> dx (C, H, W) += col2im(W^T dY); dcol is scratch (unused for IDENT) */
-static void gemm_item_dx(float *dx, float *dcol, const float *dy, const float *w, const struct conv_dims *d,
+static void gemm_item_dx(float *dx, float *dcol, const float *dy, const float *w, const struct rt_conv_dims *d,
                          enum col_layout lay, bool par)
 {
     int64_t L = d->OH * d->OW, OCg = d->OC / d->G, Kg = d->C / d->G * d->KH * d->KW, K = Kg * d->G;
@@ -234,7 +233,7 @@ static void gemm_item_dx(float *dx, float *dcol, const float *dy, const float *w
     else if (lay == COL_ROWS) col2im_rows(dx, dcol, d, par);
 }
 
-static int64_t col_floats(const struct conv_dims *d)
+static int64_t col_floats(const struct rt_conv_dims *d)
 {
     return col_layout_of(d) == COL_IDENT ? 0 : d->C * d->KH * d->KW * d->OH * d->OW;
 }
@@ -249,28 +248,28 @@ static int threads_for(int nbuf, int64_t B)
 
 /* ---------------- GEMM conv: kernels ---------------- */
 
-/* x (B, C, H, W), w (OC, Cg, KH, KW), b (OC) or NULL -> y (B, OC, OH, OW);
+/* x (B, C, H, W), w (OC, Cg, KH, KW), b (OC) or NULL -> y (B, OC, OH, OW), or y += (acc, b NULL);
  * work: nbuf column buffers (nbuf as chosen at check time) */
-static void rt_conv2d_gemm_forward(float *y, float *work, const float *x, const float *w, const float *b,
-                            const struct conv_dims *d, int nbuf)
+void rt_conv2d_gemm_forward(float *y, float *work, const float *x, const float *w, const float *b,
+                            const struct rt_conv_dims *d, int nbuf, bool acc)
 {
     enum col_layout lay = col_layout_of(d);
     int64_t cs = col_floats(d), xs = d->C * d->H * d->W, ys = d->OC * d->OH * d->OW;
     if (nbuf <= 1) {
         for (int64_t i = 0; i < d->B; i++)
-            gemm_item_forward(y + i * ys, item_col(work, x + i * xs, d, lay, true), w, b, d, lay);
+            gemm_item_forward(y + i * ys, item_col(work, x + i * xs, d, lay, true), w, b, d, lay, acc);
         return;
     }
 #pragma omp parallel num_threads(threads_for(nbuf, d->B))
     {
         int t = omp_get_thread_num(), T = omp_get_num_threads();
         for (int64_t i = d->B * t / T; i < d->B * (t + 1) / T; i++)
-            gemm_item_forward(y + i * ys, item_col(work + t * cs, x + i * xs, d, lay, false), w, b, d, lay);
+            gemm_item_forward(y + i * ys, item_col(work + t * cs, x + i * xs, d, lay, false), w, b, d, lay, acc);
     }
 }
 
 /* db (OC) += sum over b, l of dy (B, OC, L) */
-static void conv_bias_backward(float *db, const float *dy, int64_t B, int64_t OC, int64_t L)
+void rt_conv2d_bias_backward(float *db, const float *dy, int64_t B, int64_t OC, int64_t L)
 {
 #pragma omp parallel for if (B * OC * L > PAR_MIN)
     for (int64_t oc = 0; oc < OC; oc++) {
@@ -287,13 +286,13 @@ static void conv_bias_backward(float *db, const float *dy, int64_t B, int64_t OC
 
 /* dy (B, OC, OH, OW) -> dx (B, C, H, W) +=, dw (OC, Cg, KH, KW) +=, db (OC) += (each may be NULL);
  * work: nbuf column buffers, then (nbuf > 1) nbuf dW accumulators */
-static void rt_conv2d_gemm_backward(float *dx, float *dw, float *db, float *work, const float *dy, const float *x,
-                             const float *w, const struct conv_dims *d, int nbuf)
+void rt_conv2d_gemm_backward(float *dx, float *dw, float *db, float *work, const float *dy, const float *x,
+                             const float *w, const struct rt_conv_dims *d, int nbuf)
 {
     enum col_layout lay = col_layout_of(d);
     int64_t cs = col_floats(d), xs = d->C * d->H * d->W, L = d->OH * d->OW, ys = d->OC * L;
     int64_t ws = d->OC * (d->C / d->G) * d->KH * d->KW;
-    if (db) conv_bias_backward(db, dy, d->B, d->OC, L);
+    if (db) rt_conv2d_bias_backward(db, dy, d->B, d->OC, L);
     if (!dx && !dw) return;
     if (nbuf <= 1) {
         for (int64_t i = 0; i < d->B; i++) {
@@ -397,7 +396,7 @@ static inline __attribute__((always_inline)) void row_taps3x3(float *out, const 
 }
 
 /* One output plane: xp (H, W), wp (KH, KW) -> yp (OH, OW) = bias + conv */
-static void dw_plane_forward(float *yp, const float *xp, const float *wp, float bias, const struct conv_dims *d)
+static void dw_plane_forward(float *yp, const float *xp, const float *wp, float bias, const struct rt_conv_dims *d)
 {
     int64_t L = d->OH * d->OW, lo, hi;
     bool k3 = d->KH == 3 && d->KW == 3 && (d->SW == 1 || d->SW == 2);
@@ -423,7 +422,7 @@ static void dw_plane_forward(float *yp, const float *xp, const float *wp, float 
 }
 
 /* x (B, C, H, W), w (OC, 1, KH, KW), b (OC) or NULL -> y (B, OC, OH, OW); OC = k C */
-static void rt_conv2d_dw_forward(float *y, const float *x, const float *w, const float *b, const struct conv_dims *d)
+static void rt_conv2d_dw_forward(float *y, const float *x, const float *w, const float *b, const struct rt_conv_dims *d)
 {
     int64_t mult = d->OC / d->C, L = d->OH * d->OW, HW = d->H * d->W, KK = d->KH * d->KW;
 #pragma omp parallel for if (d->B * d->OC * L * KK > PAR_MIN)
@@ -434,7 +433,7 @@ static void rt_conv2d_dw_forward(float *y, const float *x, const float *w, const
 }
 
 /* One input plane, 3x3 stride 1: dx row ih += the flipped kernel over dy rows ih + PH - 2 .. ih + PH */
-static void dw_plane_dx3x3(float *dxp, const float *dyp, const float *wp, const struct conv_dims *d)
+static void dw_plane_dx3x3(float *dxp, const float *dyp, const float *wp, const struct rt_conv_dims *d)
 {
     float wf[9];
     int64_t lo, hi, off = d->PW - 2;
@@ -457,7 +456,7 @@ static void dw_plane_dx3x3(float *dxp, const float *dyp, const float *wp, const 
 }
 
 /* One input plane: dxp (H, W) += conv^T(dyp (OH, OW), wp (KH, KW)) */
-static void dw_plane_dx(float *dxp, const float *dyp, const float *wp, const struct conv_dims *d)
+static void dw_plane_dx(float *dxp, const float *dyp, const float *wp, const struct rt_conv_dims *d)
 {
     if (d->SH == 1 && d->SW == 1 && d->KH == 3 && d->KW == 3) {
         dw_plane_dx3x3(dxp, dyp, wp, d);
@@ -503,7 +502,7 @@ static inline __attribute__((always_inline)) void row_dots3(double *acc, const f
 
 /* acc[k] (k < K) += sum over b, oh, ow of dy[b, oc] * x[b, c] at tap (kh, k): one pass over the rows */
 static void dw_row_grad(double *acc, const float *dy, const float *x, int64_t oc, int64_t c, int64_t kh,
-                        const struct conv_dims *d)
+                        const struct rt_conv_dims *d)
 {
     int64_t L = d->OH * d->OW, HW = d->H * d->W, S = d->SW, off = -d->PW, K = d->KW, hlo, hhi;
     interior(d->OH, d->H, d->SH, kh - d->PH, 1, &hlo, &hhi);
@@ -539,11 +538,11 @@ static void dw_row_grad(double *acc, const float *dy, const float *x, int64_t oc
 
 /* dy (B, OC, OH, OW) -> dx (B, C, H, W) +=, dw (OC, 1, KH, KW) +=, db (OC) += (each may be NULL) */
 static void rt_conv2d_dw_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
-                           const struct conv_dims *d)
+                           const struct rt_conv_dims *d)
 {
     int64_t mult = d->OC / d->C, L = d->OH * d->OW, HW = d->H * d->W, KK = d->KH * d->KW;
     int64_t work = d->B * d->OC * L * KK;
-    if (db) conv_bias_backward(db, dy, d->B, d->OC, L);
+    if (db) rt_conv2d_bias_backward(db, dy, d->B, d->OC, L);
     if (dx) {
 #pragma omp parallel for if (work > PAR_MIN)
         for (int64_t p = 0; p < d->B * d->C; p++) {
@@ -568,7 +567,7 @@ static void rt_conv2d_dw_backward(float *dx, float *dw, float *db, const float *
 /* ---------------- pools ---------------- */
 
 /* x (B*C planes of H, W) -> y (B*C planes of OH, OW): mean over the padded window (count_include_pad) */
-static void rt_avg_pool2d_forward(float *y, const float *x, const struct conv_dims *d)
+static void rt_avg_pool2d_forward(float *y, const float *x, const struct rt_conv_dims *d)
 {
     int64_t P = d->B * d->C, L = d->OH * d->OW, HW = d->H * d->W;
     float inv = 1.f / (float)(d->KH * d->KW);
@@ -591,7 +590,7 @@ static void rt_avg_pool2d_forward(float *y, const float *x, const struct conv_di
     }
 }
 
-static void rt_avg_pool2d_backward(float *dx, const float *dy, const struct conv_dims *d)
+static void rt_avg_pool2d_backward(float *dx, const float *dy, const struct rt_conv_dims *d)
 {
     int64_t P = d->B * d->C, L = d->OH * d->OW, HW = d->H * d->W;
     float inv = 1.f / (float)(d->KH * d->KW);
@@ -614,7 +613,7 @@ static void rt_avg_pool2d_backward(float *dx, const float *dy, const struct conv
 }
 
 /* x (B*C planes) -> y, arg (int32 offset of the max in its input plane); padding is -inf, NaN wins */
-static void rt_max_pool2d_forward(float *y, int32_t *arg, const float *x, const struct conv_dims *d)
+static void rt_max_pool2d_forward(float *y, int32_t *arg, const float *x, const struct rt_conv_dims *d)
 {
     int64_t P = d->B * d->C, L = d->OH * d->OW, HW = d->H * d->W;
 #pragma omp parallel for if (P * L * d->KH * d->KW > PAR_MIN)
@@ -645,7 +644,7 @@ static void rt_max_pool2d_forward(float *y, int32_t *arg, const float *x, const 
     }
 }
 
-static void rt_max_pool2d_backward(float *dx, const float *dy, const int32_t *arg, const struct conv_dims *d)
+static void rt_max_pool2d_backward(float *dx, const float *dy, const int32_t *arg, const struct rt_conv_dims *d)
 {
     int64_t P = d->B * d->C, L = d->OH * d->OW, HW = d->H * d->W;
 #pragma omp parallel for if (P * L > PAR_MIN)
@@ -675,11 +674,11 @@ static void rt_global_avg_pool_backward(float *dx, const float *dy, int64_t P, i
 
 /* ---------------- graph glue ---------------- */
 
-static struct conv_dims conv_dims_of(const rt_node *n)
+static struct rt_conv_dims conv_dims_of(const rt_node *n)
 {
     const struct rt_conv2d_args *a = &RT_ARGS(n, const struct conv_node_args)->a;
     const int64_t *xs = n->in[0]->out.shape, *ws = n->in[1]->out.shape;
-    return (struct conv_dims){.B = xs[0], .C = xs[1], .H = xs[2], .W = xs[3], .OC = ws[0], .KH = ws[2],
+    return (struct rt_conv_dims){.B = xs[0], .C = xs[1], .H = xs[2], .W = xs[3], .OC = ws[0], .KH = ws[2],
                               .KW = ws[3], .OH = n->out.shape[2], .OW = n->out.shape[3], .SH = a->stride_h,
                               .SW = a->stride_w, .PH = a->pad_h, .PW = a->pad_w, .G = a->groups};
 }
@@ -690,19 +689,26 @@ rt_node *rt_conv2d(rt_graph *g, rt_node *x, rt_node *w, rt_node *b, struct rt_co
     return b ? RT_ADD_NODE(g, RT_OP_CONV2D, &p, x, w, b) : RT_ADD_NODE(g, RT_OP_CONV2D, &p, x, w);
 }
 
+/* The GEMM schedule for d (see the file head): returns nbuf, sets *n_work. */
+int rt_conv2d_gemm_plan(const struct rt_conv_dims *d, size_t *n_work)
+{
+    int64_t cs = col_floats(d), ws = d->OC * (d->C / d->G) * d->KH * d->KW;
+    int64_t macs = ws * d->OH * d->OW, nt = omp_get_max_threads();
+    if (nt > d->B) nt = d->B;
+    int nbuf = 1;
+    if (nt > 1 && macs < SMALL_ITEM_MACS && nt * (cs + ws) <= MAX_THREAD_WORK) nbuf = (int)nt;
+    *n_work = (size_t)(nbuf > 1 ? nbuf * (cs + ws) : cs);
+    return nbuf;
+}
+
 /* Pick the kernel and schedule; size n_work (see the file head). */
-static void conv_plan(rt_node *n, const struct conv_dims *d)
+static void conv_plan(rt_node *n, const struct rt_conv_dims *d)
 {
     struct conv_node_args *p = RT_ARGS(n, struct conv_node_args);
     n->n_work = 0;
     p->nbuf = 0;
     if (d->G == d->C && d->KW <= DW_MAX_KW) return; /* depthwise (OC = k C as G divides OC) */
-    int64_t cs = col_floats(d), ws = d->OC * (d->C / d->G) * d->KH * d->KW;
-    int64_t macs = ws * d->OH * d->OW, nt = omp_get_max_threads();
-    if (nt > d->B) nt = d->B;
-    p->nbuf = 1;
-    if (nt > 1 && macs < SMALL_ITEM_MACS && nt * (cs + ws) <= MAX_THREAD_WORK) p->nbuf = (int)nt;
-    n->n_work = (size_t)(p->nbuf > 1 ? p->nbuf * (cs + ws) : cs);
+    p->nbuf = rt_conv2d_gemm_plan(d, &n->n_work);
 }
 
 rt_status rt_op_conv2d_check(rt_graph *g, rt_node *n)
@@ -736,7 +742,7 @@ rt_status rt_op_conv2d_check(rt_graph *g, rt_node *n)
         return rt_check_fail(n, "x %s with w %s: one item's column matrix exceeds 2^31 elements",
                              RT_SHAPE_STR(s1, x), RT_SHAPE_STR(s2, w));
     rt_node_set_shape(n, RT_DIMS(xs[0], ws[0], oh, ow));
-    struct conv_dims d = conv_dims_of(n);
+    struct rt_conv_dims d = conv_dims_of(n);
     conv_plan(n, &d);
     return RT_OK;
 }
@@ -750,16 +756,16 @@ int64_t rt_op_conv2d_macs(const rt_node *n)
 
 void rt_op_conv2d_forward(rt_graph *g, rt_node *n)
 {
-    struct conv_dims d = conv_dims_of(n);
+    struct rt_conv_dims d = conv_dims_of(n);
     const float *b = n->n_in == 3 ? rt_data(n->in[2]) : NULL;
     int nbuf = RT_ARGS(n, struct conv_node_args)->nbuf;
     if (nbuf == 0) rt_conv2d_dw_forward(rt_data(n), rt_data(n->in[0]), rt_data(n->in[1]), b, &d);
-    else rt_conv2d_gemm_forward(rt_data(n), g->work, rt_data(n->in[0]), rt_data(n->in[1]), b, &d, nbuf);
+    else rt_conv2d_gemm_forward(rt_data(n), g->work, rt_data(n->in[0]), rt_data(n->in[1]), b, &d, nbuf, false);
 }
 
 void rt_op_conv2d_backward(rt_graph *g, rt_node *n)
 {
-    struct conv_dims d = conv_dims_of(n);
+    struct rt_conv_dims d = conv_dims_of(n);
     float *db = n->n_in == 3 ? n->in[2]->grad : NULL;
     int nbuf = RT_ARGS(n, struct conv_node_args)->nbuf;
     if (nbuf == 0)
@@ -792,11 +798,11 @@ static rt_status pool_check(rt_node *n)
     return RT_OK;
 }
 
-static struct conv_dims pool_dims_of(const rt_node *n)
+static struct rt_conv_dims pool_dims_of(const rt_node *n)
 {
     const struct rt_pool2d_args *a = RT_ARGS(n, const struct rt_pool2d_args);
     const int64_t *xs = n->in[0]->out.shape;
-    return (struct conv_dims){.B = xs[0], .C = xs[1], .H = xs[2], .W = xs[3], .OC = xs[1], .KH = a->kh,
+    return (struct rt_conv_dims){.B = xs[0], .C = xs[1], .H = xs[2], .W = xs[3], .OC = xs[1], .KH = a->kh,
                               .KW = a->kw, .OH = n->out.shape[2], .OW = n->out.shape[3], .SH = a->stride_h,
                               .SW = a->stride_w, .PH = a->pad_h, .PW = a->pad_w, .G = xs[1]};
 }
@@ -810,13 +816,13 @@ rt_status rt_op_avg_pool2d_check(rt_graph *g, rt_node *n) { return pool_check(n)
 
 void rt_op_avg_pool2d_forward(rt_graph *g, rt_node *n)
 {
-    struct conv_dims d = pool_dims_of(n);
+    struct rt_conv_dims d = pool_dims_of(n);
     rt_avg_pool2d_forward(rt_data(n), rt_data(n->in[0]), &d);
 }
 
 void rt_op_avg_pool2d_backward(rt_graph *g, rt_node *n)
 {
-    struct conv_dims d = pool_dims_of(n);
+    struct rt_conv_dims d = pool_dims_of(n);
     if (n->in[0]->grad) rt_avg_pool2d_backward(n->in[0]->grad, n->grad, &d);
 }
 
@@ -834,13 +840,13 @@ rt_status rt_op_max_pool2d_check(rt_graph *g, rt_node *n)
 
 void rt_op_max_pool2d_forward(rt_graph *g, rt_node *n)
 {
-    struct conv_dims d = pool_dims_of(n);
+    struct rt_conv_dims d = pool_dims_of(n);
     rt_max_pool2d_forward(rt_data(n), (int32_t *)(void *)n->saved, rt_data(n->in[0]), &d);
 }
 
 void rt_op_max_pool2d_backward(rt_graph *g, rt_node *n)
 {
-    struct conv_dims d = pool_dims_of(n);
+    struct rt_conv_dims d = pool_dims_of(n);
     if (n->in[0]->grad) rt_max_pool2d_backward(n->in[0]->grad, n->grad, (const int32_t *)(void *)n->saved, &d);
 }
 

@@ -38,6 +38,7 @@ RT_OP_GLUE(conv2d)
 RT_OP_GLUE(avg_pool2d)
 RT_OP_GLUE(max_pool2d)
 RT_OP_GLUE(global_avg_pool)
+RT_OP_GLUE(conv_transpose2d)
 RT_OP_GLUE(reshape)
 RT_OP_GLUE(transpose)
 RT_OP_GLUE(permute)
@@ -54,9 +55,29 @@ RT_OP_GLUE(attn_stats_pool)
 int64_t rt_op_linear_macs(const rt_node *n);
 int64_t rt_op_matmul_macs(const rt_node *n);
 int64_t rt_op_conv2d_macs(const rt_node *n);
+int64_t rt_op_conv_transpose2d_macs(const rt_node *n);
 int64_t rt_op_attention_macs(const rt_node *n);
 int64_t rt_op_lstm_macs(const rt_node *n);
 int64_t rt_op_attn_stats_pool_macs(const rt_node *n);
+
+/* k_conv.c's GEMM convolution, also used by k_convt.c (conv_transpose2d is
+ * its adjoint). One conv2d: x (B, C, H, W), w (OC, C/G, KH, KW), y (B, OC,
+ * OH, OW), strides SH SW, zero padding PH PW, G groups, dilation 1. */
+struct rt_conv_dims {
+    int64_t B, C, H, W, OC, KH, KW, OH, OW, SH, SW, PH, PW, G;
+};
+/* The schedule for d: returns nbuf (1: serial over the batch, > 1: per-thread
+ * buffers) and the workspace floats the kernels below need in *n_work. */
+int rt_conv2d_gemm_plan(const struct rt_conv_dims *d, size_t *n_work);
+/* y = conv(x, w) + b (b may be NULL), or y += conv(x, w) when acc (b NULL). */
+void rt_conv2d_gemm_forward(float *y, float *work, const float *x, const float *w, const float *b,
+                            const struct rt_conv_dims *d, int nbuf, bool acc);
+/* dx += col2im(W^T dy), dw += dy col(x)^T, db += sums of dy (each may be NULL;
+ * x is read only for dw). */
+void rt_conv2d_gemm_backward(float *dx, float *dw, float *db, float *work, const float *dy, const float *x,
+                             const float *w, const struct rt_conv_dims *d, int nbuf);
+/* db (OC) += sum over the batch and positions of dy (B, OC, L). */
+void rt_conv2d_bias_backward(float *db, const float *dy, int64_t B, int64_t OC, int64_t L);
 
 /* Shape-check error naming the node: return rt_check_fail(n, "x %s and w %s differ", ...). */
 rt_status rt_check_fail(const rt_node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -48,6 +48,8 @@ enum rt_op {
     RT_OP_AVG_POOL2D,
     RT_OP_MAX_POOL2D,
     RT_OP_GLOBAL_AVG_POOL,
+    /* k_convt.c */
+    RT_OP_CONV_TRANSPOSE2D,
     /* k_shape.c */
     RT_OP_RESHAPE,
     RT_OP_TRANSPOSE,
@@ -98,6 +100,7 @@ struct rt_norm_args { float eps, momentum; };
 struct rt_dropout_args { float p; };
 struct rt_conv2d_args { int stride_h, stride_w, pad_h, pad_w, groups; };
 struct rt_pool2d_args { int kh, kw, stride_h, stride_w, pad_h, pad_w; };
+struct rt_convt2d_args { int stride_h, stride_w, pad_h, pad_w, out_pad_h, out_pad_w, groups; };
 struct rt_reshape_args { int ndim; int64_t shape[RT_MAX_DIMS]; };
 struct rt_transpose_args { int d0, d1; };
 struct rt_permute_args { int ndim; int perm[RT_MAX_DIMS]; };
@@ -155,6 +158,14 @@ rt_node *rt_avg_pool2d(rt_graph *g, rt_node *x, struct rt_pool2d_args a);
 rt_node *rt_max_pool2d(rt_graph *g, rt_node *x, struct rt_pool2d_args a);
 /* (B, C, H, W) -> (B, C) */
 rt_node *rt_global_avg_pool(rt_graph *g, rt_node *x);
+
+/* ---- k_convt.c ---- */
+/* PyTorch's conv_transpose2d (dilation 1): x (B, C, H, W), w (C, OC/groups,
+ * KH, KW), b (OC) or NULL -> (B, OC, OH, OW) with
+ * OH = (H - 1) stride_h - 2 pad_h + KH + out_pad_h (likewise OW) and
+ * 0 <= out_pad < stride. The adjoint (input gradient) of conv2d with the
+ * same w, stride and padding. */
+rt_node *rt_conv_transpose2d(rt_graph *g, rt_node *x, rt_node *w, rt_node *b, struct rt_convt2d_args a);
 
 /* ---- k_shape.c ---- */
 /* One dim may be -1. */

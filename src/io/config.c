@@ -79,6 +79,41 @@ rt_status rt_cfg_fail(rt_cfg *c, const char *key, const char *fmt, ...)
     return c->status;
 }
 
+/* The path of obj below node into buf ("head", "blocks[2]"); false if obj is not below node. */
+static bool find_path(const cJSON *node, const cJSON *obj, char *buf, size_t n)
+{
+    if (node == obj) return true;
+    size_t len = strlen(buf);
+    int i = 0;
+    for (const cJSON *e = node->child; e; e = e->next, i++) {
+        if (!cJSON_IsObject(e) && !cJSON_IsArray(e)) continue;
+        if (cJSON_IsArray(node)) snprintf(buf + len, n - len, "[%d]", i);
+        else snprintf(buf + len, n - len, "%s%s", len ? "." : "", e->string ? e->string : "");
+        if (find_path(e, obj, buf, n)) return true;
+        buf[len] = 0;
+    }
+    return false;
+}
+
+/* rt_cfg_fail naming "<path of obj>.<key>". */
+static rt_status fail_at(rt_cfg *c, const cJSON *obj, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static rt_status fail_at(rt_cfg *c, const cJSON *obj, const char *key, const char *fmt, ...)
+{
+    char path[256] = "", msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (c->root && obj && find_path(c->root, obj, path, sizeof path) && path[0]) {
+        size_t len = strlen(path);
+        snprintf(path + len, sizeof path - len, ".%s", key);
+    } else {
+        snprintf(path, sizeof path, "%s", key);
+    }
+    return rt_cfg_fail(c, path, "%s", msg);
+}
+
 static void mark(rt_cfg *c, const cJSON *j)
 {
     if (c->n_used == c->cap_used) {
@@ -100,7 +135,7 @@ static const cJSON *item(rt_cfg *c, const cJSON *obj, const char *key, bool requ
     if (c->status != RT_OK || !obj) return NULL;
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!j) {
-        if (required) rt_cfg_fail(c, key, "missing (required)");
+        if (required) fail_at(c, obj, key, "missing (required)");
         return NULL;
     }
     mark(c, j);
@@ -111,9 +146,9 @@ rt_status rt_cfg_num(rt_cfg *c, const cJSON *obj, const char *key, bool required
 {
     const cJSON *j = item(c, obj, key, required);
     if (!j) return c->status;
-    if (!cJSON_IsNumber(j) || !isfinite(j->valuedouble)) return rt_cfg_fail(c, key, "expected a number");
+    if (!cJSON_IsNumber(j) || !isfinite(j->valuedouble)) return fail_at(c, obj, key, "expected a number");
     if (j->valuedouble < lo || j->valuedouble > hi)
-        return rt_cfg_fail(c, key, "%g is outside [%g, %g]", j->valuedouble, lo, hi);
+        return fail_at(c, obj, key, "%g is outside [%g, %g]", j->valuedouble, lo, hi);
     *out = j->valuedouble;
     return RT_OK;
 }
@@ -124,9 +159,9 @@ rt_status rt_cfg_int(rt_cfg *c, const cJSON *obj, const char *key, bool required
     if (!j) return c->status;
     double d = j->valuedouble;
     if (!cJSON_IsNumber(j) || !isfinite(d) || floor(d) != d || fabs(d) > 9007199254740992.0)
-        return rt_cfg_fail(c, key, "expected an integer");
+        return fail_at(c, obj, key, "expected an integer");
     if (d < (double)lo || d > (double)hi)
-        return rt_cfg_fail(c, key, "%lld is outside [%lld, %lld]", (long long)d, (long long)lo, (long long)hi);
+        return fail_at(c, obj, key, "%lld is outside [%lld, %lld]", (long long)d, (long long)lo, (long long)hi);
     *out = (int64_t)d;
     return RT_OK;
 }
@@ -135,7 +170,7 @@ rt_status rt_cfg_bool(rt_cfg *c, const cJSON *obj, const char *key, bool require
 {
     const cJSON *j = item(c, obj, key, required);
     if (!j) return c->status;
-    if (!cJSON_IsBool(j)) return rt_cfg_fail(c, key, "expected true or false");
+    if (!cJSON_IsBool(j)) return fail_at(c, obj, key, "expected true or false");
     *out = cJSON_IsTrue(j);
     return RT_OK;
 }
@@ -145,7 +180,7 @@ rt_status rt_cfg_str(rt_cfg *c, const cJSON *obj, const char *key, bool required
 {
     const cJSON *j = item(c, obj, key, required);
     if (!j) return c->status;
-    if (!cJSON_IsString(j)) return rt_cfg_fail(c, key, "expected a string");
+    if (!cJSON_IsString(j)) return fail_at(c, obj, key, "expected a string");
     if (choices) {
         int i = 0;
         while (choices[i] && strcmp(choices[i], j->valuestring)) i++;
@@ -153,7 +188,7 @@ rt_status rt_cfg_str(rt_cfg *c, const cJSON *obj, const char *key, bool required
             char list[256] = "";
             for (int k = 0; choices[k]; k++)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "", choices[k]);
-            return rt_cfg_fail(c, key, "'%s' is not one of: %s", j->valuestring, list);
+            return fail_at(c, obj, key, "'%s' is not one of: %s", j->valuestring, list);
         }
     }
     *out = j->valuestring;
@@ -165,14 +200,14 @@ rt_status rt_cfg_int_array(rt_cfg *c, const cJSON *obj, const char *key, bool re
 {
     const cJSON *j = item(c, obj, key, required);
     if (!j) return c->status;
-    if (!cJSON_IsArray(j)) return rt_cfg_fail(c, key, "expected an array of integers");
+    if (!cJSON_IsArray(j)) return fail_at(c, obj, key, "expected an array of integers");
     int k = cJSON_GetArraySize(j);
-    if (k > max) return rt_cfg_fail(c, key, "%d entries (at most %d)", k, max);
+    if (k > max) return fail_at(c, obj, key, "%d entries (at most %d)", k, max);
     int i = 0;
     for (const cJSON *e = j->child; e; e = e->next, i++) {
         double d = e->valuedouble;
         if (!cJSON_IsNumber(e) || floor(d) != d || d < (double)lo || d > (double)hi)
-            return rt_cfg_fail(c, key, "entry %d is not an integer in [%lld, %lld]", i, (long long)lo, (long long)hi);
+            return fail_at(c, obj, key, "entry %d is not an integer in [%lld, %lld]", i, (long long)lo, (long long)hi);
         out[i] = (int64_t)d;
     }
     *n = k;
@@ -183,7 +218,7 @@ const cJSON *rt_cfg_obj(rt_cfg *c, const cJSON *obj, const char *key, bool requi
 {
     const cJSON *j = item(c, obj, key, required);
     if (j && !cJSON_IsObject(j)) {
-        rt_cfg_fail(c, key, "expected an object");
+        fail_at(c, obj, key, "expected an object");
         return NULL;
     }
     return j;
@@ -196,13 +231,16 @@ static bool was_used(const rt_cfg *c, const cJSON *j)
     return false;
 }
 
+/* Every key of obj, and of the objects and arrays of objects below the keys that were read. */
 static rt_status check_unused(rt_cfg *c, const cJSON *obj, const char *path)
 {
-    for (const cJSON *e = obj->child; e; e = e->next) {
+    int i = 0;
+    for (const cJSON *e = obj->child; e; e = e->next, i++) {
         char full[256];
-        snprintf(full, sizeof full, "%s%s%s", path, *path ? "." : "", e->string);
-        if (!was_used(c, e)) return rt_cfg_fail(c, full, "unknown field");
-        if (cJSON_IsObject(e) && check_unused(c, e, full) != RT_OK) return c->status;
+        if (cJSON_IsArray(obj)) snprintf(full, sizeof full, "%s[%d]", path, i);
+        else snprintf(full, sizeof full, "%s%s%s", path, *path ? "." : "", e->string);
+        if (cJSON_IsObject(obj) && !was_used(c, e)) return rt_cfg_fail(c, full, "unknown field");
+        if ((cJSON_IsObject(e) || cJSON_IsArray(e)) && check_unused(c, e, full) != RT_OK) return c->status;
     }
     return RT_OK;
 }

@@ -10,10 +10,11 @@
 
 #include <string.h>
 
-extern const struct rt_arch rt_arch_mlp;
+extern const struct rt_arch rt_arch_mlp, rt_arch_vit, rt_arch_mobilevit, rt_arch_mixer, rt_arch_cnn, rt_arch_lstm,
+    rt_arch_vae;
 
 static const struct rt_arch *const archs[] = {
-    &rt_arch_mlp,
+    &rt_arch_vit, &rt_arch_mobilevit, &rt_arch_mixer, &rt_arch_cnn, &rt_arch_lstm, &rt_arch_vae, &rt_arch_mlp,
 };
 #define N_ARCHS (sizeof archs / sizeof archs[0])
 
@@ -39,6 +40,10 @@ void rt_model_free(rt_model *m)
     rt_params_free(m->params);
     free(m);
 }
+
+static size_t max_params = (size_t)1 << 31;
+
+void rt_model_set_max_params(size_t n) { max_params = n; }
 
 static rt_status parse_common(rt_cfg *c, rt_model *m)
 {
@@ -102,6 +107,10 @@ rt_status rt_model_from_json(rt_model **out, const char *json, size_t len, const
             rt_error(s, "%s: %s", label, g->err);
         }
         rt_graph_free(g);
+        size_t n = m->params->numel + m->params->buf_numel;
+        if (s == RT_OK && n > max_params)
+            s = rt_error(RT_ERR_FORMAT, "%s: the model has %zu parameters, more than the %zu retort accepts", label, n,
+                         max_params);
         if (s == RT_OK) s = rt_params_alloc(m->params);
     }
     if (s != RT_OK) {
@@ -129,7 +138,10 @@ void rt_model_init(rt_model *m, uint64_t seed) { rt_params_init(m->params, seed)
 rt_graph *rt_model_graph(rt_model *m, int64_t batch, enum rt_plan plan)
 {
     rt_graph *g = rt_graph_new(m->params);
-    if (!g) return NULL;
+    if (!g) {
+        rt_error(RT_ERR_NOMEM, "model '%s': out of memory", m->name);
+        return NULL;
+    }
     if (!build(g, m, batch) || rt_graph_plan(g, plan) != RT_OK) {
         rt_status s = rt_graph_status(g);
         if (s != RT_OK) rt_error(s, "model '%s': %s", m->name, g->err);

@@ -79,6 +79,9 @@ rt_status rt_model_load(rt_model **m, const char *path);
 /* Load a config file or a model file (by content: safetensors or JSON). */
 rt_status rt_model_open(rt_model **m, const char *path, uint64_t seed_if_config);
 void rt_model_free(rt_model *m);
+/* Largest parameter + buffer count a config may declare (default 2^31 values,
+ * 8 GiB at FP32); larger configs are rejected before any allocation. */
+void rt_model_set_max_params(size_t n);
 
 const struct rt_arch *rt_arch_find(const char *name);
 /* NULL-terminated list of architecture names. */

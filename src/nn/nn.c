@@ -94,3 +94,17 @@ rt_node *rt_nn_embedding_param(rt_graph *g, const char *name, int ndim, const in
     rt_graph_scope(g, "%s", name);
     return rt_param(g, name, ndim, shape, rt_init_trunc_normal(0.02f));
 }
+
+rt_node *rt_nn_conv_transpose2d(rt_graph *g, rt_node *x, const char *name, int64_t in_c, int64_t out_c, int k,
+                                int stride, int pad, int out_pad, int groups, bool bias)
+{
+    char nw[RT_NAME_MAX], nb[RT_NAME_MAX];
+    if (groups < 1) groups = 1;
+    int64_t fan_in = out_c / groups * k * k; /* torch: weight.size(1) x kernel area */
+    rt_init u = rt_init_uniform(1.f / sqrtf((float)(fan_in > 0 ? fan_in : 1)));
+    rt_graph_scope(g, "%s", name);
+    rt_node *w = rt_param(g, rt_nn_name(nw, name, "weight"), RT_DIMS(in_c, out_c / groups, k, k), u);
+    rt_node *b = bias ? rt_param(g, rt_nn_name(nb, name, "bias"), RT_DIMS(out_c), u) : NULL;
+    struct rt_convt2d_args a = {stride, stride, pad, pad, out_pad, out_pad, groups};
+    return rt_conv_transpose2d(g, x, w, b, a);
+}

@@ -11,6 +11,8 @@
  * Initialisation (torch.nn defaults):
  *   Linear, Conv2d: weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))
  *     (kaiming_uniform with a = sqrt(5)); fan_in = in (x kh x kw / groups).
+ *   ConvTranspose2d: the same with PyTorch's fan_in of its weight
+ *     (in, out/groups, kh, kw): out / groups x kh x kw.
  *   LayerNorm, BatchNorm: weight 1, bias 0; running_mean 0, running_var 1.
  *   LSTM: every weight and bias U(-1/sqrt(hidden), 1/sqrt(hidden)).
  *   Embeddings such as CLS tokens and position tables: trunc_normal(0.02).
@@ -26,6 +28,10 @@ rt_node *rt_nn_linear(rt_graph *g, rt_node *x, const char *name, int64_t in, int
 /* x (B, in_c, H, W) -> (B, out_c, OH, OW); square kernel. */
 rt_node *rt_nn_conv2d(rt_graph *g, rt_node *x, const char *name, int64_t in_c, int64_t out_c, int k, int stride,
                       int pad, int groups, bool bias);
+/* x (B, in_c, H, W) -> (B, out_c, OH, OW), OH = (H - 1) stride - 2 pad + k + out_pad;
+ * torch.nn.ConvTranspose2d names, weight (in_c, out_c/groups, k, k), square kernel. */
+rt_node *rt_nn_conv_transpose2d(rt_graph *g, rt_node *x, const char *name, int64_t in_c, int64_t out_c, int k,
+                                int stride, int pad, int out_pad, int groups, bool bias);
 rt_node *rt_nn_layer_norm(rt_graph *g, rt_node *x, const char *name, int64_t dim, float eps);
 /* Batch norm over dim 1 of x, with running statistics buffers. */
 rt_node *rt_nn_batch_norm(rt_graph *g, rt_node *x, const char *name, int64_t channels, float eps, float momentum);
