@@ -214,6 +214,16 @@ rt_status rt_cfg_int_array(rt_cfg *c, const cJSON *obj, const char *key, bool re
     return RT_OK;
 }
 
+const cJSON *rt_cfg_array(rt_cfg *c, const cJSON *obj, const char *key, bool required)
+{
+    const cJSON *j = item(c, obj, key, required);
+    if (j && !cJSON_IsArray(j)) {
+        fail_at(c, obj, key, "expected an array");
+        return NULL;
+    }
+    return j;
+}
+
 const cJSON *rt_cfg_obj(rt_cfg *c, const cJSON *obj, const char *key, bool required)
 {
     const cJSON *j = item(c, obj, key, required);

@@ -46,6 +46,10 @@ rt_status rt_cfg_str(rt_cfg *c, const cJSON *obj, const char *key, bool required
 /* Array of integers (each in [lo, hi]); *n gets the count (<= max). */
 rt_status rt_cfg_int_array(rt_cfg *c, const cJSON *obj, const char *key, bool required, int64_t lo, int64_t hi,
                            int max, int64_t *out, int *n);
+/* An array (of objects, typically): its elements are objects to pass to the
+ * getters above, whose errors then name "blocks[2].stride"; rt_cfg_finish()
+ * checks their keys too. NULL and no error when absent and not required. */
+const cJSON *rt_cfg_array(rt_cfg *c, const cJSON *obj, const char *key, bool required);
 /* A child object (NULL and no error when absent and not required). */
 const cJSON *rt_cfg_obj(rt_cfg *c, const cJSON *obj, const char *key, bool required);
 /* Record an error about a field: "<file>: field '<key>': <message>". */
