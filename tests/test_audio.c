@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "core/error.h"
 #include "data/audio.h"
 #include "data/mel.h"
@@ -594,52 +596,9 @@ static void test_shared_data(void **st)
 
 /* ---- (e) the CLI ----------------------------------------------------------------------- */
 
-/* Run `$RETORT_BIN args` with stdout/stderr to files; returns the exit status. */
-static int run_cli(const char *args, int *stderr_lines, char *first_line, size_t cap)
-{
-    const char *bin = getenv("RETORT_BIN");
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'", bin, args, tmp_path("cli.out"), tmp_path("cli.err"));
-    int st = system(cmd);
-    assert_true(st != -1 && WIFEXITED(st));
-    FILE *f = fopen(tmp_path("cli.err"), "r");
-    assert_non_null(f);
-    int lines = 0, ch;
-    size_t k = 0;
-    while ((ch = fgetc(f)) != EOF) {
-        if (ch == '\n') lines++;
-        else if (lines == 0 && k + 1 < cap) first_line[k++] = (char)ch;
-    }
-    first_line[k] = '\0';
-    fclose(f);
-    *stderr_lines = lines;
-    return WEXITSTATUS(st);
-}
-
-static void expect_cli_failure(const char *args, int code, const char *out, const char *needle)
-{
-    int lines;
-    char line[1024];
-    int rc = run_cli(args, &lines, line, sizeof line);
-    printf("    exit %d: %s\n", rc, line);
-    assert_int_equal(rc, code);
-    assert_int_equal(lines, 1);
-    assert_true(strncmp(line, "retort: ", 8) == 0);
-    if (needle) assert_non_null(strstr(line, needle));
-    if (out) {
-        char tmp[600];
-        snprintf(tmp, sizeof tmp, "%s.tmp", out);
-        assert_false(exists(out));
-        assert_false(exists(tmp));
-    }
-}
-
 static void test_cli(void **st)
 {
-    if (!getenv("RETORT_BIN")) {
-        printf("    SKIP: RETORT_BIN not set (run through make test)\n");
-        skip();
-    }
+    tu_need_cli();
     const size_t n = 16000;
     float *x = make_signal(n, 16000, 6);
     write_wav(tmp_path("cli.wav"), x, n, 1, 16000, SF_FORMAT_PCM_16);
@@ -651,7 +610,7 @@ static void test_cli(void **st)
     snprintf(bad_out, sizeof bad_out, "%s", tmp_path("junk.npy"));
     snprintf(wav, sizeof wav, "%s", tmp_path("cli.wav"));
     snprintf(args, sizeof args, "features '%s' -o '%s'", wav, out);
-    assert_int_equal(run_cli(args, &lines, line, sizeof line), 0);
+    assert_int_equal(tu_run_cli(args, &lines, line, sizeof line), 0);
     assert_int_equal(lines, 0);
     struct rt_npy a;
     assert_int_equal(rt_npy_read_f32(out, &a), RT_OK);
@@ -660,47 +619,43 @@ static void test_cli(void **st)
     assert_int_equal(a.shape[1], 1 + 22050 / 512);
     rt_npy_free(&a);
     snprintf(args, sizeof args, "features --preset emotion --json '%s' -o '%s'", wav, out);
-    assert_int_equal(run_cli(args, &lines, line, sizeof line), 0);
+    assert_int_equal(tu_run_cli(args, &lines, line, sizeof line), 0);
     assert_int_equal(rt_npy_read_f32(out, &a), RT_OK);
     assert_true(a.ndim == 3 && a.shape[0] == 3 && a.shape[1] == 224 && a.shape[2] == 224);
     rt_npy_free(&a);
-    FILE *f = fopen(tmp_path("cli.out"), "r");
-    assert_non_null(f);
-    char js[4096] = {0};
-    size_t got = fread(js, 1, sizeof js - 1, f);
-    fclose(f);
-    assert_true(got > 0);
+    char *js = tu_cli_stdout();
     assert_non_null(strstr(js, "\"shape\": [3, 224, 224]"));
+    free(js);
 
     /* options after a preset override it, wherever the preset is */
     snprintf(args, sizeof args, "features --resize none '%s' --channels 0 -o '%s' --preset emotion "
                                 "--n-mels 64 --top-db none --ref 1 --htk --mel-norm none --power 1",
              wav, out);
-    assert_int_equal(run_cli(args, &lines, line, sizeof line), 0);
+    assert_int_equal(tu_run_cli(args, &lines, line, sizeof line), 0);
     assert_int_equal(rt_npy_read_f32(out, &a), RT_OK);
     assert_true(a.ndim == 2 && a.shape[0] == 64 && a.shape[1] == 44);
     rt_npy_free(&a);
 
     /* bad input: exit 1, one stderr line naming the file, no output left */
-    f = fopen(tmp_path("junk.wav"), "w");
+    FILE *f = fopen(tmp_path("junk.wav"), "w");
     fputs("RIFF....junk", f);
     fclose(f);
     snprintf(args, sizeof args, "features '%s' -o '%s'", tmp_path("junk.wav"), bad_out);
-    expect_cli_failure(args, 1, bad_out, "junk.wav");
+    tu_expect_cli_failure(args, 1, bad_out, "junk.wav");
     snprintf(args, sizeof args, "features '%s' -o '%s'", tmp_path("absent.wav"), bad_out);
-    expect_cli_failure(args, 1, bad_out, "absent.wav");
+    tu_expect_cli_failure(args, 1, bad_out, "absent.wav");
     snprintf(args, sizeof args, "features '%s' -o /nonexistent-dir-for-retort/x.npy", wav);
-    expect_cli_failure(args, 1, NULL, "x.npy");
+    tu_expect_cli_failure(args, 1, NULL, "x.npy");
     /* usage errors: exit 2 */
     snprintf(args, sizeof args, "features '%s'", wav);
-    expect_cli_failure(args, 2, NULL, NULL);
+    tu_expect_cli_failure(args, 2, NULL, NULL);
     snprintf(args, sizeof args, "features '%s' -o '%s' --n-fft 1001", wav, bad_out);
-    expect_cli_failure(args, 2, bad_out, NULL);
+    tu_expect_cli_failure(args, 2, bad_out, NULL);
     snprintf(args, sizeof args, "features '%s' -o '%s' --preset karaoke", wav, bad_out);
-    expect_cli_failure(args, 2, bad_out, "karaoke");
+    tu_expect_cli_failure(args, 2, bad_out, "karaoke");
     snprintf(args, sizeof args, "features '%s' -o '%s' --frobnicate", wav, bad_out);
-    expect_cli_failure(args, 2, bad_out, "--frobnicate");
-    assert_int_equal(run_cli("features --help", &lines, line, sizeof line), 0);
+    tu_expect_cli_failure(args, 2, bad_out, "--frobnicate");
+    assert_int_equal(tu_run_cli("features --help", &lines, line, sizeof line), 0);
 }
 
 /* ---- main ------------------------------------------------------------------------------------ */

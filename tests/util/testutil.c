@@ -5,11 +5,14 @@
 #include "testutil.h"
 
 #include "core/rng.h"
+#include "io/fileio.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 void tu_fixture_open(tu_fixture *fx, const char *path)
 {
@@ -221,4 +224,74 @@ rt_node *tu_param(rt_graph *g, const tu_fixture *fx, const char *case_name, cons
     rt_node *n = rt_param(g, name, nd, shape, rt_init_zeros());
     if (!n) fail_msg("param %s: %s", name, rt_errmsg());
     return n;
+}
+
+/* ---- the CLI ---- */
+
+static const char *cli_tmp(const char *what)
+{
+    static char buf[2][512];
+    char *p = buf[what[0] == 'e'];
+    const char *dir = getenv("TMPDIR");
+    snprintf(p, 512, "%s/retort-cli-%d.%s", dir && *dir ? dir : "/tmp", (int)getpid(), what);
+    return p;
+}
+
+void tu_need_cli(void)
+{
+    if (!getenv("RETORT_BIN")) {
+        printf("    SKIP: RETORT_BIN not set (run through make test)\n");
+        skip();
+    }
+}
+
+int tu_run_cli(const char *args, int *stderr_lines, char *first_line, size_t cap)
+{
+    const char *bin = getenv("RETORT_BIN");
+    char cmd[4096];
+    assert_non_null(bin);
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'", bin, args, cli_tmp("out"), cli_tmp("err"));
+    int st = system(cmd);
+    assert_true(st != -1 && WIFEXITED(st));
+    FILE *f = fopen(cli_tmp("err"), "r");
+    assert_non_null(f);
+    int lines = 0, ch;
+    size_t k = 0;
+    while ((ch = fgetc(f)) != EOF) {
+        if (ch == '\n') lines++;
+        else if (lines == 0 && k + 1 < cap) first_line[k++] = (char)ch;
+    }
+    first_line[k] = '\0';
+    fclose(f);
+    *stderr_lines = lines;
+    return WEXITSTATUS(st);
+}
+
+char *tu_cli_stdout(void)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (rt_read_file(cli_tmp("out"), 64u << 20, &buf, &len) != RT_OK) fail_msg("%s", rt_errmsg());
+    char *s = realloc(buf, len + 1);
+    assert_non_null(s);
+    s[len] = 0;
+    return s;
+}
+
+void tu_expect_cli_failure(const char *args, int code, const char *out, const char *needle)
+{
+    int lines;
+    char line[1024];
+    int rc = tu_run_cli(args, &lines, line, sizeof line);
+    printf("    exit %d: %s\n", rc, line);
+    assert_int_equal(rc, code);
+    assert_int_equal(lines, 1);
+    assert_true(strncmp(line, "retort: ", 8) == 0);
+    if (needle && !strstr(line, needle)) fail_msg("expected '%s' in the error", needle);
+    if (out) {
+        char tmp[600];
+        snprintf(tmp, sizeof tmp, "%s.tmp", out);
+        assert_int_not_equal(access(out, F_OK), 0);
+        assert_int_not_equal(access(tmp, F_OK), 0);
+    }
 }

@@ -81,4 +81,16 @@ void tu_plan(rt_graph *g, enum rt_plan plan);
 rt_node *tu_input(rt_graph *g, const tu_fixture *fx, const char *case_name, const char *name);
 /* A parameter leaf shaped like fixture tensor "<case>.<name>". */
 rt_node *tu_param(rt_graph *g, const tu_fixture *fx, const char *case_name, const char *name);
+/* ---- the CLI ($RETORT_BIN, set by `make test`) ---- */
+/* Skip the calling test (with a message) when RETORT_BIN is not set. */
+void tu_need_cli(void);
+/* Run `$RETORT_BIN args` with stdout and stderr captured; returns the exit
+ * status. *stderr_lines gets stderr's line count, first_line its first line. */
+int tu_run_cli(const char *args, int *stderr_lines, char *first_line, size_t cap);
+/* The stdout of the last tu_run_cli (malloc'ed; the caller frees it). */
+char *tu_cli_stdout(void);
+/* Expect exit status `code` with exactly one stderr line "retort: ..." that
+ * contains needle (if not NULL), and, if out is not NULL, neither out nor
+ * out.tmp left behind. */
+void tu_expect_cli_failure(const char *args, int code, const char *out, const char *needle);
 #endif
