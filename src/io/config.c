@@ -55,6 +55,54 @@ rt_status rt_cfg_parse(rt_cfg *c, const char *text, size_t len, const char *labe
     return RT_OK;
 }
 
+rt_status rt_cfg_set(rt_cfg *c, const char *assignment)
+{
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment)
+        return rt_error(RT_ERR_ARG, "--set '%s': expected KEY=VALUE (e.g. optim.lr=1e-3)", assignment);
+    cJSON *val = cJSON_Parse(eq + 1);
+    if (!val) val = cJSON_CreateString(eq + 1);
+    if (!val) return rt_error(RT_ERR_NOMEM, "--set: out of memory");
+    char key[256];
+    size_t klen = (size_t)(eq - assignment);
+    if (klen >= sizeof key) {
+        cJSON_Delete(val);
+        return rt_error(RT_ERR_ARG, "--set '%s': key too long", assignment);
+    }
+    memcpy(key, assignment, klen);
+    key[klen] = 0;
+    cJSON *obj = c->root;
+    for (char *seg = key, *dot; seg; seg = dot ? dot + 1 : NULL) {
+        dot = strchr(seg, '.');
+        if (dot) *dot = 0;
+        if (!*seg) {
+            cJSON_Delete(val);
+            return rt_error(RT_ERR_ARG, "--set '%s': empty name in the key", assignment);
+        }
+        cJSON *next = cJSON_GetObjectItemCaseSensitive(obj, seg);
+        if (!dot) { /* the last segment: replace or add */
+            if (next) cJSON_ReplaceItemInObjectCaseSensitive(obj, seg, val);
+            else cJSON_AddItemToObject(obj, seg, val);
+            break;
+        }
+        if (!next) next = cJSON_AddObjectToObject(obj, seg);
+        else if (!cJSON_IsObject(next)) {
+            cJSON_Delete(val);
+            return rt_error(RT_ERR_ARG, "--set '%s': '%s' in %s is not an object", assignment, seg, c->label);
+        }
+        if (!next) {
+            cJSON_Delete(val);
+            return rt_error(RT_ERR_NOMEM, "--set: out of memory");
+        }
+        obj = next;
+    }
+    char *text = cJSON_Print(c->root);
+    if (!text) return rt_error(RT_ERR_NOMEM, "--set: out of memory");
+    free(c->text);
+    c->text = text;
+    return RT_OK;
+}
+
 rt_status rt_cfg_open(rt_cfg *c, const char *path)
 {
     uint8_t *buf;

@@ -33,6 +33,11 @@ typedef struct rt_cfg {
 rt_status rt_cfg_open(rt_cfg *c, const char *path);
 rt_status rt_cfg_parse(rt_cfg *c, const char *text, size_t len, const char *label);
 void rt_cfg_close(rt_cfg *c);
+/* A command-line override "optim.lr=1e-3" (`--set`): the value is JSON
+ * (number, true/false, null, "string", [array], {object}) or else taken as a
+ * plain string; missing intermediate objects are created. c->text is
+ * re-printed so it holds the resolved config. Errors name the assignment. */
+rt_status rt_cfg_set(rt_cfg *c, const char *assignment);
 
 /* Getters: obj is an object inside the config (c->root or a child). `required`
  * true makes a missing key an error; otherwise *out keeps its default. Range
