@@ -12,6 +12,7 @@
 
 #include "core/ops.h"
 
+#include <omp.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -45,6 +46,7 @@ void rt_graph_free(rt_graph *g)
     rt_free_aligned(g->grads);
     rt_free_aligned(g->work);
     free(g->on_path);
+    free(g->prof);
     free(g);
 }
 
@@ -383,12 +385,23 @@ void rt_graph_set_training(rt_graph *g, bool training) { g->training = training;
 size_t rt_graph_act_bytes(const rt_graph *g) { return (g->act_floats + g->work_floats) * sizeof(float); }
 size_t rt_graph_grad_bytes(const rt_graph *g) { return g->grad_floats * sizeof(float); }
 
+rt_status rt_graph_profile(rt_graph *g, bool on)
+{
+    free(g->prof);
+    g->prof = on ? calloc(2 * (size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *g->prof) : NULL;
+    return on && !g->prof ? rt_error(RT_ERR_NOMEM, "graph: out of memory") : RT_OK;
+}
+
+static double now_s(void) { return omp_get_wtime(); }
+
 rt_status rt_graph_forward(rt_graph *g)
 {
     if (!g->planned) return rt_error(RT_ERR_ARG, "graph: forward before rt_graph_plan()");
     for (int i = 0; i < g->n_nodes; i++) {
         rt_node *n = g->nodes[i];
+        double t0 = g->prof ? now_s() : 0;
         rt_op_table[n->op].forward(g, n);
+        if (g->prof) g->prof[2 * i] += now_s() - t0;
     }
     return RT_OK;
 }
@@ -412,7 +425,11 @@ static rt_status backward_from(rt_graph *g, rt_node *out, const float *dout)
         rt_node *n = g->nodes[i];
         if (!g->on_path[i]) continue;
         for (int j = 0; j < n->n_in; j++) g->on_path[n->in[j]->id] = 1;
-        if (n->grad && n->op > RT_OP_PARAM) rt_op_table[n->op].backward(g, n);
+        if (n->grad && n->op > RT_OP_PARAM) {
+            double t0 = g->prof ? now_s() : 0;
+            rt_op_table[n->op].backward(g, n);
+            if (g->prof) g->prof[2 * i + 1] += now_s() - t0;
+        }
     }
     return RT_OK;
 }

@@ -77,6 +77,7 @@ struct rt_graph {
     float *grads; size_t grad_floats;
     float *work; size_t work_floats;
     unsigned char *on_path;    /* n_nodes flags: ancestors of the node backward starts from */
+    double *prof;              /* NULL, or 2 x n_nodes seconds (forward, backward) accumulated per node */
 };
 
 rt_graph *rt_graph_new(rt_params *params);
@@ -108,6 +109,9 @@ rt_status rt_graph_backward_seed(rt_graph *g, rt_node *out, const float *dout);
 
 static inline float *rt_data(const rt_node *n) { return (float *)n->out.data; }
 static inline int64_t rt_numel(const rt_node *n) { return rt_tensor_numel(&n->out); }
+/* Time every node's forward and backward into g->prof (bench/ tools; off by
+ * default, costs two clock reads a node when on). */
+rt_status rt_graph_profile(rt_graph *g, bool on);
 /* Bytes of activation (and gradient) memory the plan allocated. */
 size_t rt_graph_act_bytes(const rt_graph *g);
 size_t rt_graph_grad_bytes(const rt_graph *g);
