@@ -27,7 +27,7 @@ DEP_LIBS   := -L$(OPENBLAS_LIBDIR) -Wl,-rpath,$(OPENBLAS_LIBDIR) -lopenblas \
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 OPT     ?= -O2
 CFLAGS  ?=
-ALL_CFLAGS := -std=c11 $(OPT) -g $(WARN) -fPIC -fopenmp -D_GNU_SOURCE \
+ALL_CFLAGS := -std=c11 $(OPT) -g $(WARN) -fPIC -fopenmp -fno-math-errno -D_GNU_SOURCE \
               -DRT_VERSION='"$(VERSION)"' -Isrc -Iinclude $(DEP_CFLAGS) $(CFLAGS)
 LDFLAGS ?=
 ALL_LDFLAGS := -fopenmp $(LDFLAGS)

@@ -131,57 +131,47 @@ static void test_pools(void **state)
 }
 
 /* Build y = op(x) expecting a shape error that names the op and x's shape. */
-static void expect_error(rt_graph *g, rt_node *y, const char *op, const char *want)
-{
-    assert_null(y);
-    assert_int_equal(rt_graph_status(g), RT_ERR_SHAPE);
-    printf("    error: %s\n", rt_errmsg());
-    assert_non_null(strstr(rt_errmsg(), op));
-    assert_non_null(strstr(rt_errmsg(), want));
-    tu_graph_free(g);
-}
-
 static void test_shape_errors(void **state)
 {
     (void)state;
     struct rt_conv2d_args s1 = {1, 1, 1, 1, 1}, g2 = {1, 1, 1, 1, 2}, s0 = {0, 1, 0, 0, 1};
     rt_graph *g = tu_graph_new();
-    expect_error(g, rt_conv2d(g, rt_input(g, "x", RT_DIMS(2, 3, 8, 8)),
+    tu_expect_build_error(g, rt_conv2d(g, rt_input(g, "x", RT_DIMS(2, 3, 8, 8)),
                               rt_param(g, "w", RT_DIMS(4, 1, 3, 3), rt_init_zeros()), NULL, g2),
                  "conv2d", "groups 2 must divide");
     g = tu_graph_new();
-    expect_error(g, rt_conv2d(g, rt_input(g, "x", RT_DIMS(2, 4, 8, 8)),
+    tu_expect_build_error(g, rt_conv2d(g, rt_input(g, "x", RT_DIMS(2, 4, 8, 8)),
                               rt_param(g, "w", RT_DIMS(4, 3, 3, 3), rt_init_zeros()), NULL, s1),
                  "conv2d", "(4, 3, 3, 3) does not fit x (2, 4, 8, 8)");
     g = tu_graph_new();
-    expect_error(g, rt_conv2d(g, rt_input(g, "x", RT_DIMS(2, 4, 8, 8)),
+    tu_expect_build_error(g, rt_conv2d(g, rt_input(g, "x", RT_DIMS(2, 4, 8, 8)),
                               rt_param(g, "w", RT_DIMS(6, 4, 3, 3), rt_init_zeros()),
                               rt_param(g, "b", RT_DIMS(5), rt_init_zeros()), s1),
                  "conv2d", "bias (5)");
     g = tu_graph_new();
-    expect_error(g, rt_conv2d(g, rt_input(g, "x", RT_DIMS(1, 1, 4, 4)),
+    tu_expect_build_error(g, rt_conv2d(g, rt_input(g, "x", RT_DIMS(1, 1, 4, 4)),
                               rt_param(g, "w", RT_DIMS(1, 1, 7, 7), rt_init_zeros()), NULL, s1),
                  "conv2d", "larger than x (1, 1, 4, 4)");
     g = tu_graph_new();
-    expect_error(g, rt_conv2d(g, rt_input(g, "x", RT_DIMS(3, 8, 8)),
+    tu_expect_build_error(g, rt_conv2d(g, rt_input(g, "x", RT_DIMS(3, 8, 8)),
                               rt_param(g, "w", RT_DIMS(4, 3, 3, 3), rt_init_zeros()), NULL, s1),
                  "conv2d", "(3, 8, 8)");
     g = tu_graph_new();
-    expect_error(g, rt_conv2d(g, rt_input(g, "x", RT_DIMS(1, 3, 8, 8)),
+    tu_expect_build_error(g, rt_conv2d(g, rt_input(g, "x", RT_DIMS(1, 3, 8, 8)),
                               rt_param(g, "w", RT_DIMS(4, 3, 3, 3), rt_init_zeros()), NULL, s0),
                  "conv2d", "stride (0, 1)");
 
     struct rt_pool2d_args k5 = {5, 5, 1, 1, 0, 0}, p2 = {3, 3, 1, 1, 2, 1}, k2 = {2, 2, 2, 2, 0, 0};
     g = tu_graph_new();
-    expect_error(g, rt_max_pool2d(g, rt_input(g, "x", RT_DIMS(1, 2, 4, 6)), k5), "max_pool2d",
+    tu_expect_build_error(g, rt_max_pool2d(g, rt_input(g, "x", RT_DIMS(1, 2, 4, 6)), k5), "max_pool2d",
                  "larger than x (1, 2, 4, 6)");
     g = tu_graph_new();
-    expect_error(g, rt_avg_pool2d(g, rt_input(g, "x", RT_DIMS(1, 2, 6, 6)), p2), "avg_pool2d",
+    tu_expect_build_error(g, rt_avg_pool2d(g, rt_input(g, "x", RT_DIMS(1, 2, 6, 6)), p2), "avg_pool2d",
                  "at most half the kernel");
     g = tu_graph_new();
-    expect_error(g, rt_avg_pool2d(g, rt_input(g, "x", RT_DIMS(2, 6, 6)), k2), "avg_pool2d", "(2, 6, 6)");
+    tu_expect_build_error(g, rt_avg_pool2d(g, rt_input(g, "x", RT_DIMS(2, 6, 6)), k2), "avg_pool2d", "(2, 6, 6)");
     g = tu_graph_new();
-    expect_error(g, rt_global_avg_pool(g, rt_input(g, "x", RT_DIMS(2, 6))), "global_avg_pool", "(2, 6)");
+    tu_expect_build_error(g, rt_global_avg_pool(g, rt_input(g, "x", RT_DIMS(2, 6))), "global_avg_pool", "(2, 6)");
 }
 
 /* A graph with one node of each path on shared random inputs; "cl" is large

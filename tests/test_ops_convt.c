@@ -132,16 +132,6 @@ static void test_adjoint(void **state)
 }
 
 /* Build y = op(x) expecting a shape error that names the op and contains want. */
-static void expect_error(rt_graph *g, rt_node *y, const char *want)
-{
-    assert_null(y);
-    assert_int_equal(rt_graph_status(g), RT_ERR_SHAPE);
-    printf("    error: %s\n", rt_errmsg());
-    assert_non_null(strstr(rt_errmsg(), "conv_transpose2d"));
-    assert_non_null(strstr(rt_errmsg(), want));
-    tu_graph_free(g);
-}
-
 static rt_node *try_convt(rt_graph *g, int xnd, const int64_t *xs, const int64_t *ws, int64_t nb,
                           struct rt_convt2d_args a)
 {
@@ -158,20 +148,20 @@ static void test_shape_errors(void **state)
     struct rt_convt2d_args big = {1, 1, 3, 3, 0, 0, 1};
     int64_t x4[] = {2, 4, 5, 5}, x3[] = {4, 5, 5}, w43[] = {4, 3, 3, 3}, w33[] = {3, 3, 3, 3};
     rt_graph *g = tu_graph_new();
-    expect_error(g, try_convt(g, 4, x4, w33, 0, s1), "(3, 3, 3, 3) does not fit x (2, 4, 5, 5)");
+    tu_expect_build_error(g, try_convt(g, 4, x4, w33, 0, s1), "conv_transpose2d", "(3, 3, 3, 3) does not fit x (2, 4, 5, 5)");
     g = tu_graph_new();
-    expect_error(g, try_convt(g, 3, x3, w43, 0, s1), "(4, 5, 5)");
+    tu_expect_build_error(g, try_convt(g, 3, x3, w43, 0, s1), "conv_transpose2d", "(4, 5, 5)");
     g = tu_graph_new();
-    expect_error(g, try_convt(g, 4, x4, w43, 4, s2), "bias (4)");
+    tu_expect_build_error(g, try_convt(g, 4, x4, w43, 4, s2), "conv_transpose2d", "bias (4)");
     g = tu_graph_new();
-    expect_error(g, try_convt(g, 4, x4, w43, 0, op2), "output padding (2, 0)");
+    tu_expect_build_error(g, try_convt(g, 4, x4, w43, 0, op2), "conv_transpose2d", "output padding (2, 0)");
     g = tu_graph_new();
-    expect_error(g, try_convt(g, 4, x4, w43, 0, g3), "groups 3 must divide");
+    tu_expect_build_error(g, try_convt(g, 4, x4, w43, 0, g3), "conv_transpose2d", "groups 3 must divide");
     g = tu_graph_new();
-    expect_error(g, try_convt(g, 4, x4, w43, 0, s0), "stride (0, 1)");
+    tu_expect_build_error(g, try_convt(g, 4, x4, w43, 0, s0), "conv_transpose2d", "stride (0, 1)");
     g = tu_graph_new();
     int64_t x1[] = {1, 4, 1, 1};
-    expect_error(g, try_convt(g, 4, x1, w43, 0, big), "empty output");
+    tu_expect_build_error(g, try_convt(g, 4, x1, w43, 0, big), "conv_transpose2d", "empty output");
 }
 
 /* Output shape, parameter-free MAC count: B C H W (OC/groups) KH KW. */

@@ -50,6 +50,13 @@ RT_OP_GLUE(attn_map)
 RT_OP_GLUE(lstm)
 RT_OP_GLUE(stats_pool)
 RT_OP_GLUE(attn_stats_pool)
+RT_OP_GLUE(cross_entropy)
+RT_OP_GLUE(cross_entropy_soft)
+RT_OP_GLUE(mse_loss)
+RT_OP_GLUE(l1_loss)
+RT_OP_GLUE(ccc_loss)
+RT_OP_GLUE(aam_softmax)
+RT_OP_GLUE(gaussian_kl)
 
 /* MAC formulas (docs/accounting.md), next to each op's check. */
 int64_t rt_op_linear_macs(const rt_node *n);
@@ -78,6 +85,12 @@ void rt_conv2d_gemm_backward(float *dx, float *dw, float *db, float *work, const
                              const float *w, const struct rt_conv_dims *d, int nbuf);
 /* db (OC) += sum over the batch and positions of dy (B, OC, L). */
 void rt_conv2d_bias_backward(float *db, const float *dy, int64_t B, int64_t OC, int64_t L);
+
+/* k_act.c's l2_norm rows, also used by k_loss.c (aam_softmax): x (M, C) ->
+ * y = x / max(||x||, eps), norm (M) = ||x||; backward adds into dx. */
+void rt_l2_norm_forward(float *y, float *norm, const float *x, int64_t M, int64_t C, float eps);
+void rt_l2_norm_backward(float *dx, const float *dy, const float *y, const float *norm, int64_t M, int64_t C,
+                         float eps);
 
 /* Shape-check error naming the node: return rt_check_fail(n, "x %s and w %s differ", ...). */
 rt_status rt_check_fail(const rt_node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

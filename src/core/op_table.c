@@ -59,6 +59,13 @@ const struct rt_op_def rt_op_table[RT_OP_COUNT] = {
     [RT_OP_LSTM] = RT_ENTRY_MACS("lstm", lstm),
     [RT_OP_STATS_POOL] = RT_ENTRY("stats_pool", stats_pool),
     [RT_OP_ATTN_STATS_POOL] = RT_ENTRY_MACS("attn_stats_pool", attn_stats_pool),
+    [RT_OP_CROSS_ENTROPY] = RT_ENTRY("cross_entropy", cross_entropy),
+    [RT_OP_CROSS_ENTROPY_SOFT] = RT_ENTRY("cross_entropy_soft", cross_entropy_soft),
+    [RT_OP_MSE_LOSS] = RT_ENTRY("mse_loss", mse_loss),
+    [RT_OP_L1_LOSS] = RT_ENTRY("l1_loss", l1_loss),
+    [RT_OP_CCC_LOSS] = RT_ENTRY("ccc_loss", ccc_loss),
+    [RT_OP_AAM_SOFTMAX] = RT_ENTRY("aam_softmax", aam_softmax),
+    [RT_OP_GAUSSIAN_KL] = RT_ENTRY("gaussian_kl", gaussian_kl),
 };
 
 _Static_assert(sizeof rt_op_table / sizeof rt_op_table[0] == RT_OP_COUNT, "op table size");

@@ -64,6 +64,14 @@ enum rt_op {
     RT_OP_LSTM,
     RT_OP_STATS_POOL,
     RT_OP_ATTN_STATS_POOL,
+    /* k_loss.c */
+    RT_OP_CROSS_ENTROPY,
+    RT_OP_CROSS_ENTROPY_SOFT,
+    RT_OP_MSE_LOSS,
+    RT_OP_L1_LOSS,
+    RT_OP_CCC_LOSS,
+    RT_OP_AAM_SOFTMAX,
+    RT_OP_GAUSSIAN_KL,
     RT_OP_COUNT
 };
 
@@ -196,5 +204,49 @@ rt_node *rt_stats_pool(rt_graph *g, rt_node *x, float eps);
 /* Attention-weighted: w (B, T) or (B, T, C), weights summing to 1 over T ->
  * (B, 2C): [sum_t w x, sqrt(max(sum_t w x^2 - mu^2, eps))] (ECAPA-TDNN). */
 rt_node *rt_attn_stats_pool(rt_graph *g, rt_node *x, rt_node *w, float eps);
+
+/* ---- k_loss.c ----
+ * Each loss is a scalar node of shape (1) (start rt_graph_backward there),
+ * reduced as PyTorch's default, the mean over the batch. Class indices are
+ * floats in an ordinary node (an input, no gradient); a row whose index is
+ * not an integer in [0, C) gets a NaN loss and NaN gradients (never an
+ * out-of-bounds read), so validate labels when loading. A loss is combined
+ * with others by rt_scale and rt_add of scalars:
+ *
+ *     rt_node *y = rt_input(g, "y", RT_DIMS(B));          // labels as floats
+ *     rt_node *ce = rt_cross_entropy(g, logits, y, 0.1f);
+ *     rt_node *elbo = rt_add(g, rt_mse_loss(g, recon, x),  // VAE: recon + beta KL
+ *                            rt_scale(g, rt_gaussian_kl(g, mu, logvar), beta));
+ *     ... rt_graph_forward(g); rt_graph_backward(g, elbo);
+ */
+/* logits (N, C), target (N) -> F.cross_entropy(logits, target, label_smoothing)
+ * = mean_n [lse(z_n) - (1 - eps) z_n,t - eps mean_c z_n,c], eps in [0, 1]. */
+rt_node *rt_cross_entropy(rt_graph *g, rt_node *logits, rt_node *target, float label_smoothing);
+/* logits, probs (N, C) -> mean_n sum_c -p_n,c log_softmax(z)_n,c
+ * (F.cross_entropy with probability targets); gradients to both. */
+rt_node *rt_cross_entropy_soft(rt_graph *g, rt_node *logits, rt_node *probs);
+/* a, b of one shape -> mean (a - b)^2 / mean |a - b| over all elements;
+ * gradients to both (either may be a constant input); l1's is 0 at a = b. */
+rt_node *rt_mse_loss(rt_graph *g, rt_node *a, rt_node *b);
+rt_node *rt_l1_loss(rt_graph *g, rt_node *a, rt_node *b);
+/* pred, target (N, D) or (N) -> mean over D of 1 - CCC, Lin's concordance
+ * 2 cov / (var_p + var_t + (mean_p - mean_t)^2) per column over the batch
+ * with biased (1/N) moments; no epsilon (a column with both inputs constant
+ * and equal means gives NaN). */
+rt_node *rt_ccc_loss(rt_graph *g, rt_node *pred, rt_node *target);
+/* ArcFace / additive angular margin softmax (speaker verification): emb
+ * (N, E), weight (K, E) (a parameter), target (N), margin m in [0, pi),
+ * scale s > 0. cos = normalize(emb) normalize(weight)^T (F.normalize, eps
+ * 1e-12); the target class's cos(theta) becomes cos(theta + m) while
+ * theta + m <= pi (cos > th = cos(pi - m)), else cos(theta) - m sin(m)
+ * (voxceleb_trainer/wespeaker AAMsoftmax with easy_margin off); times s;
+ * cross entropy, mean over N. Gradients to emb and weight. */
+rt_node *rt_aam_softmax(rt_graph *g, rt_node *emb, rt_node *weight, rt_node *target, float margin, float scale);
+/* mu, logvar (N, ...) -> KL(N(mu, exp(logvar)) || N(0, 1)) =
+ * -0.5 sum (1 + logvar - mu^2 - exp(logvar)), summed over all dims but the
+ * first and averaged over the batch dim 0. (PyTorch's classic VAE example
+ * sums over the batch too; divide by N there to compare. Mean over the
+ * batch keeps beta and the learning rate independent of the batch size.) */
+rt_node *rt_gaussian_kl(rt_graph *g, rt_node *mu, rt_node *logvar);
 
 #endif

@@ -226,6 +226,17 @@ rt_node *tu_param(rt_graph *g, const tu_fixture *fx, const char *case_name, cons
     return n;
 }
 
+void tu_expect_build_error(rt_graph *g, rt_node *y, const char *op, const char *frag)
+{
+    assert_null(y);
+    assert_int_equal(rt_graph_status(g), RT_ERR_SHAPE);
+    printf("    error: %s\n", rt_errmsg());
+    if (op && !strstr(rt_errmsg(), op)) fail_msg("expected '%s' in the error", op);
+    if (frag && !strstr(rt_errmsg(), frag)) fail_msg("expected '%s' in the error", frag);
+    assert_int_equal(rt_graph_plan(g, RT_PLAN_TRAIN), RT_ERR_SHAPE);
+    tu_graph_free(g);
+}
+
 /* ---- the CLI ---- */
 
 static const char *cli_tmp(const char *what)

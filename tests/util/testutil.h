@@ -81,6 +81,11 @@ void tu_plan(rt_graph *g, enum rt_plan plan);
 rt_node *tu_input(rt_graph *g, const tu_fixture *fx, const char *case_name, const char *name);
 /* A parameter leaf shaped like fixture tensor "<case>.<name>". */
 rt_node *tu_param(rt_graph *g, const tu_fixture *fx, const char *case_name, const char *name);
+/* A builder call that must fail: y is NULL, the graph holds a shape error
+ * whose message contains op and frag (either may be NULL), planning refuses
+ * the graph; frees g. */
+void tu_expect_build_error(rt_graph *g, rt_node *y, const char *op, const char *frag);
+
 /* ---- the CLI ($RETORT_BIN, set by `make test`) ---- */
 /* Skip the calling test (with a message) when RETORT_BIN is not set. */
 void tu_need_cli(void);

@@ -1,0 +1,431 @@
+/*
+ * dataset.c - open datasets from specs (Fashion-MNIST, MNIST, IDX, .npy,
+ * .safetensors), validate them, stratified subsets (see dataset.h).
+ *
+ * Every source ends in take(), which owns the float arrays it is given and
+ * applies the one set of checks: counts, shapes, finiteness, class indices.
+ */
+#include "data/dataset.h"
+
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "data/idx.h"
+#include "io/npy.h"
+#include "io/safetensors.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SHUFFLE_KIND ((uint64_t)0x5A << 56) /* counter high bits: keeps shuffles apart from other users */
+#define NAMED_CLASSES 10
+
+void rt_dataset_free(rt_dataset *ds)
+{
+    free(ds->x);
+    free(ds->label);
+    free(ds->y);
+    memset(ds, 0, sizeof *ds);
+}
+
+void rt_data_shuffle(int64_t *a, int64_t n, uint64_t seed, uint32_t stream, uint32_t step)
+{
+    for (int64_t i = n - 1; i > 0; i--) {
+        uint32_t r[4];
+        rt_philox4x32(seed, SHUFFLE_KIND | (uint64_t)i, stream, step, r);
+        uint64_t u = ((uint64_t)r[0] << 32) | r[1];
+        int64_t j = (int64_t)(u % (uint64_t)(i + 1));
+        int64_t t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+/* ---- validation ----------------------------------------------------------- */
+
+/* First NaN/Inf of v (n rows of `per`), named "<file>: <what> sample S element E is NaN". */
+static rt_status check_finite(const float *v, int64_t n, int64_t per, const char *file, const char *what)
+{
+    for (int64_t i = 0; i < n * per; i++)
+        if (!isfinite(v[i]))
+            return rt_error(RT_ERR_NONFINITE, "%s: %s sample %lld element %lld is %s", file, what,
+                            (long long)(i / per), (long long)(i % per), isnan(v[i]) ? "NaN" : "Inf");
+    return RT_OK;
+}
+
+/* Class indices from float y (n): integers in [0, max); n_classes = fixed or max label + 1. */
+static rt_status to_labels(rt_dataset *ds, const float *y, const char *file, int64_t fixed)
+{
+    int64_t limit = fixed > 0 ? fixed : RT_DATASET_MAX_CLASSES, top = -1;
+    ds->label = malloc((size_t)ds->n * sizeof *ds->label);
+    if (!ds->label) return rt_error(RT_ERR_NOMEM, "%s: out of memory for %lld labels", file, (long long)ds->n);
+    for (int64_t i = 0; i < ds->n; i++) {
+        float v = y[i];
+        if (v != floorf(v) || v < 0 || v >= (float)limit)
+            return rt_error(RT_ERR_FORMAT, "%s: label %lld is %g, not a class index in [0, %lld)%s", file,
+                            (long long)i, (double)v, (long long)limit,
+                            fixed > 0 ? "" : " (store float targets as (N, K))");
+        ds->label[i] = (int32_t)v;
+        if (ds->label[i] > top) top = ds->label[i];
+    }
+    ds->n_classes = fixed > 0 ? fixed : top + 1;
+    return RT_OK;
+}
+
+struct arr {
+    const char *file; /* for messages */
+    int ndim;
+    int64_t shape[RT_NPY_MAX_DIM];
+    float *data;      /* owned until take() */
+};
+
+static rt_status check_shapes(const struct arr *x, const struct arr *y)
+{
+    if (x->ndim < 1 || x->ndim > RT_DATASET_MAX_DIM + 1)
+        return rt_error(RT_ERR_SHAPE, "%s: x has %d dimensions (1 to %d: samples first)", x->file, x->ndim,
+                        RT_DATASET_MAX_DIM + 1);
+    if (y->ndim < 1 || y->ndim > 2)
+        return rt_error(RT_ERR_SHAPE, "%s: y has %d dimensions (want (N) class indices or (N, K) targets)", y->file,
+                        y->ndim);
+    if (x->shape[0] != y->shape[0] && !strcmp(x->file, y->file))
+        return rt_error(RT_ERR_SHAPE, "%s: x has %lld samples but y has %lld", x->file, (long long)x->shape[0],
+                        (long long)y->shape[0]);
+    if (x->shape[0] != y->shape[0])
+        return rt_error(RT_ERR_SHAPE, "%s has %lld samples but %s has %lld", x->file, (long long)x->shape[0],
+                        y->file, (long long)y->shape[0]);
+    if (x->shape[0] < 1) return rt_error(RT_ERR_SHAPE, "%s: no samples", x->file);
+    if (y->ndim == 2 && y->shape[1] < 1) return rt_error(RT_ERR_SHAPE, "%s: y has 0 values per sample", y->file);
+    return RT_OK;
+}
+
+/* Validate and move x and y into ds (both freed on any outcome but success's x/y). */
+static rt_status take(rt_dataset *ds, struct arr *x, struct arr *y, int64_t fixed_classes)
+{
+    rt_status s = check_shapes(x, y);
+    if (s != RT_OK) goto fail;
+    ds->n = x->shape[0];
+    ds->x_ndim = x->ndim - 1;
+    ds->x_size = 1;
+    for (int i = 1; i < x->ndim; i++) {
+        ds->x_shape[i - 1] = x->shape[i];
+        ds->x_size *= x->shape[i];
+    }
+    ds->y_size = y->ndim == 2 ? y->shape[1] : 1;
+    if ((s = check_finite(x->data, ds->n, ds->x_size, x->file, "x")) != RT_OK) goto fail;
+    if ((s = check_finite(y->data, ds->n, ds->y_size, y->file, "y")) != RT_OK) goto fail;
+    if (y->ndim == 1) {
+        ds->y_size = 0;
+        if ((s = to_labels(ds, y->data, y->file, fixed_classes)) != RT_OK) goto fail;
+        free(y->data);
+    } else {
+        ds->y = y->data;
+    }
+    ds->x = x->data;
+    x->data = y->data = NULL;
+    return RT_OK;
+fail:
+    free(x->data);
+    free(y->data);
+    x->data = y->data = NULL;
+    rt_dataset_free(ds);
+    return s;
+}
+
+/* ---- sources -------------------------------------------------------------- */
+
+/* An IDX file as floats, each byte / div (255 for images: torchvision's ToTensor, bit for bit). */
+static rt_status load_idx(struct arr *a, const char *path, float div)
+{
+    rt_idx m;
+    rt_status s = rt_idx_load(&m, path);
+    if (s != RT_OK) return s;
+    a->file = path;
+    a->ndim = m.ndim;
+    memcpy(a->shape, m.dims, sizeof m.dims);
+    a->data = malloc(m.n * sizeof(float));
+    if (!a->data) {
+        rt_idx_free(&m);
+        return rt_error(RT_ERR_NOMEM, "%s: out of memory for %zu values", path, m.n);
+    }
+    for (size_t i = 0; i < m.n; i++) a->data[i] = (float)m.data[i] / div;
+    rt_idx_free(&m);
+    return RT_OK;
+}
+
+static rt_status open_idx(rt_dataset *ds, const char *images, const char *labels, int64_t fixed_classes)
+{
+    struct arr x = {0}, y = {0};
+    rt_status s = load_idx(&x, images, 255.f);
+    if (s == RT_OK) s = load_idx(&y, labels, 1.f);
+    if (s != RT_OK) {
+        free(x.data);
+        free(y.data);
+        return s;
+    }
+    return take(ds, &x, &y, fixed_classes);
+}
+
+static rt_status load_npy(struct arr *a, const char *path)
+{
+    struct rt_npy m;
+    rt_status s = rt_npy_read_f32(path, &m);
+    if (s != RT_OK) return s;
+    a->file = path;
+    a->ndim = m.ndim;
+    memcpy(a->shape, m.shape, sizeof m.shape);
+    a->data = m.data;
+    return RT_OK;
+}
+
+static rt_status open_npy(rt_dataset *ds, const char *xpath, const char *ypath)
+{
+    struct arr x = {0}, y = {0};
+    rt_status s = load_npy(&x, xpath);
+    if (s == RT_OK) s = load_npy(&y, ypath);
+    if (s != RT_OK) {
+        free(x.data);
+        free(y.data);
+        return s;
+    }
+    return take(ds, &x, &y, 0);
+}
+
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 0x1f, m = h & 0x3ff, bits;
+    if (e == 0x1f) {
+        bits = sign | 0x7f800000u | (m << 13);
+    } else if (e == 0) {
+        float f = ldexpf((float)m, -24);
+        return sign ? -f : f;
+    } else {
+        bits = sign | ((e + 112) << 23) | (m << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* One element of dtype dt at p (unaligned, little-endian host) as float. */
+static float st_value(const uint8_t *p, enum rt_dtype dt)
+{
+    union { float f; double d; int8_t i8; uint8_t u8; int16_t i16; uint16_t u16; int32_t i32; int64_t i64; } v;
+    uint32_t b;
+    switch (dt) {
+    case RT_F32: memcpy(&v.f, p, 4); return v.f;
+    case RT_F64: memcpy(&v.d, p, 8); return (float)v.d;
+    case RT_F16: memcpy(&v.u16, p, 2); return half_to_float(v.u16);
+    case RT_BF16: memcpy(&v.u16, p, 2); b = (uint32_t)v.u16 << 16; memcpy(&v.f, &b, 4); return v.f;
+    case RT_I8: memcpy(&v.i8, p, 1); return (float)v.i8;
+    case RT_U8: case RT_BOOL: return (float)p[0];
+    case RT_I16: memcpy(&v.i16, p, 2); return (float)v.i16;
+    case RT_I32: memcpy(&v.i32, p, 4); return (float)v.i32;
+    case RT_I64: memcpy(&v.i64, p, 8); return (float)v.i64;
+    default: return NAN;
+    }
+}
+
+static rt_status st_get(struct arr *a, const rt_safetensors *st, const char *path, const char *name)
+{
+    const rt_st_tensor *t = rt_st_find(st, name);
+    if (!t)
+        return rt_error(RT_ERR_FORMAT, "%s: no tensor '%s' (a dataset file holds tensors 'x' and 'y')", path, name);
+    if (t->dtype == RT_Q4)
+        return rt_error(RT_ERR_FORMAT, "%s: tensor '%s' is %s, not a dataset dtype", path, name,
+                        rt_dtype_name(t->dtype));
+    a->file = path;
+    a->ndim = t->ndim;
+    memcpy(a->shape, t->shape, sizeof t->shape);
+    int64_t n = rt_shape_numel(t->ndim, t->shape);
+    size_t es = rt_dtype_bytes(t->dtype, 1);
+    a->data = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    if (!a->data) return rt_error(RT_ERR_NOMEM, "%s: out of memory for tensor '%s'", path, name);
+    const uint8_t *p = rt_st_data(st, t);
+    for (int64_t i = 0; i < n; i++) a->data[i] = st_value(p + (size_t)i * es, t->dtype);
+    return RT_OK;
+}
+
+static rt_status open_st(rt_dataset *ds, const char *path)
+{
+    rt_safetensors st;
+    rt_status s = rt_st_open(&st, path);
+    if (s != RT_OK) return s;
+    struct arr x = {0}, y = {0};
+    s = st_get(&x, &st, path, "x");
+    if (s == RT_OK) s = st_get(&y, &st, path, "y");
+    rt_st_close(&st);
+    if (s != RT_OK) {
+        free(x.data);
+        free(y.data);
+        return s;
+    }
+    return take(ds, &x, &y, 0);
+}
+
+/* dir/base or dir/base.gz, whichever exists (the plain name if neither). */
+static void find_file(char *out, size_t cap, const char *dir, const char *base)
+{
+    snprintf(out, cap, "%s/%s.gz", dir, base);
+    if (access(out, R_OK) == 0) return;
+    snprintf(out, cap, "%s/%s", dir, base);
+}
+
+static rt_status open_named(rt_dataset *ds, const char *set, const char *split)
+{
+    bool fashion = !strcmp(set, "fmnist");
+    const char *env = getenv(fashion ? "RETORT_FMNIST_DIR" : "RETORT_MNIST_DIR");
+    const char *dir = env && *env ? env : fashion ? RT_FMNIST_DIR : RT_MNIST_DIR;
+    const char *pre;
+    if (!strcmp(split, "train")) pre = "train";
+    else if (!strcmp(split, "test")) pre = "t10k";
+    else return rt_error(RT_ERR_ARG, "%s:%s: unknown split '%s' (train or test)", set, split, split);
+    char img[1024], lab[1024], base[64];
+    snprintf(base, sizeof base, "%s-images-idx3-ubyte", pre);
+    find_file(img, sizeof img, dir, base);
+    snprintf(base, sizeof base, "%s-labels-idx1-ubyte", pre);
+    find_file(lab, sizeof lab, dir, base);
+    if (access(img, R_OK) != 0 || access(lab, R_OK) != 0) {
+        if (fashion)
+            return rt_error(RT_ERR_IO, "Fashion-MNIST not found in %s: install Debian's dataset-fashion-mnist "
+                                       "(apt install dataset-fashion-mnist)", dir);
+        return rt_error(RT_ERR_IO, "MNIST not found in %s: put %s-{images-idx3,labels-idx1}-ubyte[.gz] there "
+                                   "or set RETORT_MNIST_DIR", dir, pre);
+    }
+    return open_idx(ds, img, lab, NAMED_CLASSES);
+}
+
+/* Split "A,B" into two buffers; false unless exactly one comma and both non-empty. */
+static bool split_pair(const char *s, char *a, char *b, size_t cap)
+{
+    const char *c = strchr(s, ',');
+    if (!c || strchr(c + 1, ',') || c == s || !c[1] || (size_t)(c - s) >= cap || strlen(c + 1) >= cap) return false;
+    memcpy(a, s, (size_t)(c - s));
+    a[c - s] = 0;
+    strcpy(b, c + 1);
+    return true;
+}
+
+static bool ends_with(const char *s, const char *suf)
+{
+    size_t n = strlen(s), k = strlen(suf);
+    return n >= k && !strcmp(s + n - k, suf);
+}
+
+rt_status rt_dataset_open(rt_dataset *ds, const char *spec)
+{
+    memset(ds, 0, sizeof *ds);
+    char a[1024], b[1024];
+    rt_status s;
+    if (!strncmp(spec, "fmnist:", 7)) s = open_named(ds, "fmnist", spec + 7);
+    else if (!strncmp(spec, "mnist:", 6)) s = open_named(ds, "mnist", spec + 6);
+    else if (!strncmp(spec, "idx:", 4) && split_pair(spec + 4, a, b, sizeof a)) s = open_idx(ds, a, b, 0);
+    else if (!strncmp(spec, "npy:", 4) && split_pair(spec + 4, a, b, sizeof a)) s = open_npy(ds, a, b);
+    else if (!strncmp(spec, "st:", 3)) s = open_st(ds, spec + 3);
+    else if (ends_with(spec, ".safetensors")) s = open_st(ds, spec);
+    else
+        return rt_error(RT_ERR_ARG, "%s: unknown dataset spec (fmnist:train|test, mnist:train|test, "
+                                    "idx:IMAGES,LABELS, npy:X,Y, PATH.safetensors, st:PATH)", spec);
+    if (s == RT_OK) snprintf(ds->source, sizeof ds->source, "%s", spec);
+    return s;
+}
+
+rt_status rt_dataset_from_arrays(rt_dataset *ds, const char *name, int64_t n, int x_ndim, const int64_t *x_shape,
+                                 const float *x, int64_t n_classes, const int32_t *label, int64_t y_size,
+                                 const float *y)
+{
+    memset(ds, 0, sizeof *ds);
+    RT_ASSERT(n_classes > 0 ? label != NULL : (y != NULL && y_size > 0));
+    if (n < 1 || x_ndim < 0 || x_ndim > RT_DATASET_MAX_DIM)
+        return rt_error(RT_ERR_SHAPE, "%s: %lld samples of %d dimensions", name, (long long)n, x_ndim);
+    struct arr xa = {.file = name, .ndim = x_ndim + 1, .shape = {n}};
+    struct arr ya = {.file = name, .ndim = n_classes > 0 ? 1 : 2, .shape = {n, y_size}};
+    int64_t xs = 1;
+    for (int i = 0; i < x_ndim; i++) xs *= (xa.shape[i + 1] = x_shape[i]);
+    int64_t yn = n * (n_classes > 0 ? 1 : y_size);
+    xa.data = malloc((size_t)(n * xs) * sizeof(float));
+    ya.data = malloc((size_t)yn * sizeof(float));
+    if (!xa.data || !ya.data) {
+        free(xa.data);
+        free(ya.data);
+        return rt_error(RT_ERR_NOMEM, "%s: out of memory for %lld samples", name, (long long)n);
+    }
+    memcpy(xa.data, x, (size_t)(n * xs) * sizeof(float));
+    for (int64_t i = 0; i < yn; i++) ya.data[i] = n_classes > 0 ? (float)label[i] : y[i];
+    rt_status s = take(ds, &xa, &ya, n_classes);
+    if (s == RT_OK) snprintf(ds->source, sizeof ds->source, "%s", name);
+    return s;
+}
+
+/* ---- subset and stats ----------------------------------------------------- */
+
+/* Mark round(fraction * count) (>= 1) of idx[0..count) as kept. */
+static void pick(bool *keep, int64_t *idx, int64_t count, double fraction, uint64_t seed, uint32_t stream)
+{
+    if (count == 0) return;
+    int64_t k = (int64_t)llround(fraction * (double)count);
+    if (k < 1) k = 1;
+    rt_data_shuffle(idx, count, seed, stream, 0x5B5E7u);
+    for (int64_t i = 0; i < k; i++) keep[idx[i]] = true;
+}
+
+/* Move the kept rows to the front; returns the new count. */
+static int64_t compact(rt_dataset *ds, const bool *keep)
+{
+    int64_t m = 0;
+    for (int64_t i = 0; i < ds->n; i++) {
+        if (!keep[i]) continue;
+        memmove(ds->x + m * ds->x_size, ds->x + i * ds->x_size, (size_t)ds->x_size * sizeof(float));
+        if (ds->label) ds->label[m] = ds->label[i];
+        if (ds->y) memmove(ds->y + m * ds->y_size, ds->y + i * ds->y_size, (size_t)ds->y_size * sizeof(float));
+        m++;
+    }
+    return m;
+}
+
+rt_status rt_dataset_subset(rt_dataset *ds, double fraction, uint64_t seed)
+{
+    if (!(fraction > 0 && fraction <= 1))
+        return rt_error(RT_ERR_ARG, "%s: subset fraction %g is not in (0, 1]", ds->source, fraction);
+    bool *keep = calloc((size_t)ds->n, sizeof *keep);
+    int64_t *idx = malloc((size_t)ds->n * sizeof *idx);
+    if (!keep || !idx) {
+        free(keep);
+        free(idx);
+        return rt_error(RT_ERR_NOMEM, "%s: out of memory for a subset", ds->source);
+    }
+    if (ds->label) {
+        /* Bucket indices by class (counting sort), then pick within each bucket. */
+        int64_t C = ds->n_classes, *start = calloc(2 * ((size_t)C + 1), sizeof *start), *cur = start + C + 1;
+        if (!start) {
+            free(keep);
+            free(idx);
+            return rt_error(RT_ERR_NOMEM, "%s: out of memory for a subset", ds->source);
+        }
+        for (int64_t i = 0; i < ds->n; i++) start[ds->label[i] + 1]++;
+        for (int64_t c = 0; c < C; c++) cur[c + 1] = start[c + 1] += start[c];
+        for (int64_t i = 0; i < ds->n; i++) idx[cur[ds->label[i]]++] = i;
+        for (int64_t c = 0; c < ds->n_classes; c++)
+            pick(keep, idx + start[c], start[c + 1] - start[c], fraction, seed, (uint32_t)c);
+        free(start);
+    } else {
+        for (int64_t i = 0; i < ds->n; i++) idx[i] = i;
+        pick(keep, idx, ds->n, fraction, seed, 0);
+    }
+    ds->n = compact(ds, keep);
+    free(keep);
+    free(idx);
+    return RT_OK;
+}
+
+void rt_dataset_stats(const rt_dataset *ds, double *mean, double *std)
+{
+    double s = 0, s2 = 0;
+    int64_t n = ds->n * ds->x_size;
+    for (int64_t i = 0; i < n; i++) s += ds->x[i];
+    double m = s / (double)n;
+    for (int64_t i = 0; i < n; i++) s2 += ((double)ds->x[i] - m) * ((double)ds->x[i] - m);
+    *mean = m;
+    *std = sqrt(s2 / (double)n);
+}

@@ -1,0 +1,115 @@
+/*
+ * loader.c - batches in a per-epoch order recomputed from (seed, epoch)
+ * (see loader.h). The only allocation is the order array, at init.
+ */
+#include "data/loader.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LOADER_STREAM 0x10ADE2u
+
+static void draw_order(rt_loader *ld)
+{
+    for (int64_t i = 0; i < ld->ds->n; i++) ld->order[i] = i;
+    if (ld->o.shuffle) rt_data_shuffle(ld->order, ld->ds->n, ld->o.seed, LOADER_STREAM, (uint32_t)ld->epoch);
+}
+
+rt_status rt_loader_init(rt_loader *ld, const rt_dataset *ds, const rt_loader_opts *o)
+{
+    memset(ld, 0, sizeof *ld);
+    if (o->batch < 1) return rt_error(RT_ERR_ARG, "%s: loader batch size %lld < 1", ds->source, (long long)o->batch);
+    if (o->drop_last && ds->n < o->batch)
+        return rt_error(RT_ERR_ARG, "%s: %lld samples make no full batch of %lld (drop_last)", ds->source,
+                        (long long)ds->n, (long long)o->batch);
+    if (o->std < 0) return rt_error(RT_ERR_ARG, "%s: loader std %g < 0", ds->source, (double)o->std);
+    if (o->aug.mixup_alpha < 0 || o->aug.noise_std < 0)
+        return rt_error(RT_ERR_ARG, "%s: mixup alpha %g and noise std %g must be >= 0", ds->source,
+                        (double)o->aug.mixup_alpha, (double)o->aug.noise_std);
+    ld->order = malloc((size_t)ds->n * sizeof *ld->order);
+    if (!ld->order) return rt_error(RT_ERR_NOMEM, "%s: out of memory for the loader", ds->source);
+    ld->ds = ds;
+    ld->o = *o;
+    ld->n_batches = o->drop_last ? ds->n / o->batch : (ds->n + o->batch - 1) / o->batch;
+    draw_order(ld);
+    return RT_OK;
+}
+
+void rt_loader_free(rt_loader *ld)
+{
+    free(ld->order);
+    memset(ld, 0, sizeof *ld);
+}
+
+int64_t rt_loader_y_size(const rt_loader *ld)
+{
+    return ld->ds->n_classes > 0 ? ld->ds->n_classes : ld->ds->y_size;
+}
+
+/* Copy sample `src` into row r of b. */
+static void fill_row(const rt_loader *ld, rt_batch *b, int64_t r, int64_t src, int64_t ys)
+{
+    const rt_dataset *ds = ld->ds;
+    const float *xs = ds->x + src * ds->x_size;
+    float *xd = b->x + r * ds->x_size;
+    if (ld->o.std > 0) {
+        float m = ld->o.mean, inv = 1.f / ld->o.std;
+        for (int64_t k = 0; k < ds->x_size; k++) xd[k] = (xs[k] - m) * inv;
+    } else {
+        memcpy(xd, xs, (size_t)ds->x_size * sizeof(float));
+    }
+    if (ds->label) {
+        if (b->label) b->label[r] = (float)ds->label[src];
+        if (b->y) {
+            memset(b->y + r * ys, 0, (size_t)ys * sizeof(float));
+            b->y[r * ys + ds->label[src]] = 1.f;
+        }
+    } else if (b->y) {
+        memcpy(b->y + r * ys, ds->y + src * ys, (size_t)ys * sizeof(float));
+    }
+}
+
+bool rt_loader_next(rt_loader *ld, rt_batch *b)
+{
+    const rt_dataset *ds = ld->ds;
+    RT_ASSERT(b->x != NULL && b->cap >= ld->o.batch);
+    if (ld->next >= ld->n_batches) {
+        ld->epoch++;
+        ld->next = 0;
+        draw_order(ld);
+        return false;
+    }
+    int64_t start = ld->next * ld->o.batch, n = ds->n - start, ys = rt_loader_y_size(ld);
+    if (n > ld->o.batch) n = ld->o.batch;
+    for (int64_t r = 0; r < n; r++) fill_row(ld, b, r, ld->order[start + r], ys);
+    int64_t pad = b->cap - n;
+    memset(b->x + n * ds->x_size, 0, (size_t)(pad * ds->x_size) * sizeof(float));
+    if (b->y) memset(b->y + n * ys, 0, (size_t)(pad * ys) * sizeof(float));
+    if (b->label) memset(b->label + n, 0, (size_t)pad * sizeof *b->label);
+    b->n = n;
+    rt_augment_apply(&ld->o.aug, b, ds->x_size, b->y ? ys : 0, ld->epoch, (uint64_t)ld->next);
+    ld->next++;
+    return true;
+}
+
+rt_loader_pos rt_loader_tell(const rt_loader *ld)
+{
+    return (rt_loader_pos){.epoch = ld->epoch, .batch = ld->next, .n = ld->ds->n, .batch_size = ld->o.batch};
+}
+
+rt_status rt_loader_seek(rt_loader *ld, rt_loader_pos pos)
+{
+    if (pos.n != ld->ds->n || pos.batch_size != ld->o.batch)
+        return rt_error(RT_ERR_ARG,
+                        "%s: loader position is for %lld samples in batches of %lld; this loader has %lld in "
+                        "batches of %lld",
+                        ld->ds->source, (long long)pos.n, (long long)pos.batch_size, (long long)ld->ds->n,
+                        (long long)ld->o.batch);
+    if (pos.batch < 0 || pos.batch > ld->n_batches)
+        return rt_error(RT_ERR_ARG, "%s: loader position batch %lld is outside 0..%lld", ld->ds->source,
+                        (long long)pos.batch, (long long)ld->n_batches);
+    ld->epoch = pos.epoch;
+    ld->next = pos.batch;
+    draw_order(ld);
+    return RT_OK;
+}
