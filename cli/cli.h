@@ -28,5 +28,7 @@ int cmd_features(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

@@ -15,7 +15,9 @@
 static const struct cli_command commands[] = {
     {"summary", cmd_summary, "exact parameters, bytes, MACs and memory of a config or model"},
     {"compare", cmd_compare, "two models side by side, with compression ratios per component"},
+    {"train", cmd_train, "train a model from a recipe into a run directory (resumable)"},
     {"init", cmd_init, "write a freshly initialised model file from a config"},
+    {"eval", cmd_eval, "run a model over a dataset: accuracy, CCC, MSE, ... of its task"},
     {"features", cmd_features, "audio front end: WAV/FLAC/OGG -> log-mel .npy"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

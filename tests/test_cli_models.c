@@ -21,18 +21,6 @@ static const char *tmp_model(void)
     return p;
 }
 
-static cJSON *run_json(const char *args)
-{
-    int lines;
-    char line[512];
-    if (tu_run_cli(args, &lines, line, sizeof line) != 0) fail_msg("retort %s: %s", args, line);
-    char *out = tu_cli_stdout();
-    cJSON *j = cJSON_Parse(out);
-    free(out);
-    if (!j) fail_msg("retort %s: stdout is not JSON", args);
-    return j;
-}
-
 static double num_at(const cJSON *o, const char *a, const char *b)
 {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
@@ -45,7 +33,7 @@ static void test_summary_json(void **state)
 {
     (void)state;
     tu_need_cli();
-    cJSON *j = run_json("summary configs/mobilevit-xs-emotion.json --json --batch 2 --depth 1");
+    cJSON *j = tu_run_cli_json("summary configs/mobilevit-xs-emotion.json --json --batch 2 --depth 1");
     rt_model *m;
     assert_int_equal(rt_model_from_file(&m, "configs/mobilevit-xs-emotion.json"), RT_OK);
     rt_summary s;
@@ -85,13 +73,13 @@ static void test_init_then_summary(void **state)
     rt_model_free(a);
     rt_model_free(b);
     snprintf(args, sizeof args, "summary '%s' --json", tmp_model());
-    cJSON *from_file = run_json(args), *from_cfg = run_json("summary configs/fmnist-teacher.json --json");
+    cJSON *from_file = tu_run_cli_json(args), *from_cfg = tu_run_cli_json("summary configs/fmnist-teacher.json --json");
     assert_int_equal((int64_t)num_at(from_file, "total", "params"), (int64_t)num_at(from_cfg, "total", "params"));
     assert_int_equal((int64_t)num_at(from_file, "total", "macs_per_sample"),
                      (int64_t)num_at(from_cfg, "total", "macs_per_sample"));
     cJSON_Delete(from_file);
     cJSON_Delete(from_cfg);
-    cJSON *c = run_json("compare configs/vit-base-emotion.json configs/mobilevit-s-emotion.json --json");
+    cJSON *c = tu_run_cli_json("compare configs/vit-base-emotion.json configs/mobilevit-s-emotion.json --json");
     double r = num_at(c, "ratios_a_over_b", "params");
     assert_true(r > 7.19 && r < 7.21); /* 86,259,842 / 11,987,144 */
     cJSON_Delete(c);

@@ -19,32 +19,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static char dir[64];
-
-static const char *tmp(const char *name)
-{
-    static char buf[8][256];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 256, "%s/%s", dir, name);
-    return p;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/rt_data_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
-}
-
 static void expect_error(const char *spec, rt_status want, const char *needle)
 {
     rt_dataset ds;
@@ -131,13 +105,13 @@ static void test_named_missing(void **state)
     expect_error("npy:only_one.npy", RT_ERR_ARG, "unknown dataset spec");
     /* a fake Fashion-MNIST directory whose labels go past 9 */
     uint8_t img[3 * 4] = {0, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, lab[3] = {1, 10, 2};
-    write_idx(tmp("train-images-idx3-ubyte"), 3, (uint32_t[]){3, 2, 2}, img);
-    write_idx(tmp("train-labels-idx1-ubyte"), 1, (uint32_t[]){3}, lab);
-    setenv("RETORT_FMNIST_DIR", dir, 1);
+    write_idx(tu_tmp("train-images-idx3-ubyte"), 3, (uint32_t[]){3, 2, 2}, img);
+    write_idx(tu_tmp("train-labels-idx1-ubyte"), 1, (uint32_t[]){3}, lab);
+    setenv("RETORT_FMNIST_DIR", tu_tmpdir(), 1);
     expect_error("fmnist:train", RT_ERR_FORMAT,
                  "train-labels-idx1-ubyte: label 1 is 10, not a class index in [0, 10)");
     lab[1] = 9;
-    write_idx(tmp("train-labels-idx1-ubyte"), 1, (uint32_t[]){3}, lab);
+    write_idx(tu_tmp("train-labels-idx1-ubyte"), 1, (uint32_t[]){3}, lab);
     rt_dataset ds;
     assert_int_equal(rt_dataset_open(&ds, "fmnist:train"), RT_OK);
     assert_int_equal(ds.n, 3);
@@ -153,11 +127,11 @@ static void test_idx_pair(void **state)
     (void)state;
     uint8_t img[4 * 3] = {0}, lab[4] = {3, 0, 1, 3};
     for (int i = 0; i < 12; i++) img[i] = (uint8_t)(i * 20);
-    write_idx(tmp("i.idx"), 2, (uint32_t[]){4, 3}, img);
-    write_idx(tmp("l.idx"), 1, (uint32_t[]){4}, lab);
-    write_idx(tmp("l3.idx"), 1, (uint32_t[]){3}, lab);
+    write_idx(tu_tmp("i.idx"), 2, (uint32_t[]){4, 3}, img);
+    write_idx(tu_tmp("l.idx"), 1, (uint32_t[]){4}, lab);
+    write_idx(tu_tmp("l3.idx"), 1, (uint32_t[]){3}, lab);
     char spec[600];
-    snprintf(spec, sizeof spec, "idx:%s,%s", tmp("i.idx"), tmp("l.idx"));
+    snprintf(spec, sizeof spec, "idx:%s,%s", tu_tmp("i.idx"), tu_tmp("l.idx"));
     rt_dataset ds;
     assert_int_equal(rt_dataset_open(&ds, spec), RT_OK);
     assert_int_equal(ds.n, 4);
@@ -166,17 +140,17 @@ static void test_idx_pair(void **state)
     assert_true(ds.x[11] == 220.f / 255.f);
     assert_string_equal(ds.source, spec);
     rt_dataset_free(&ds);
-    snprintf(spec, sizeof spec, "idx:%s,%s", tmp("i.idx"), tmp("l3.idx"));
+    snprintf(spec, sizeof spec, "idx:%s,%s", tu_tmp("i.idx"), tu_tmp("l3.idx"));
     expect_error(spec, RT_ERR_SHAPE, "i.idx has 4 samples but");
     /* truncated IDX */
-    assert_int_equal(truncate(tmp("i.idx"), 4 + 8 + 5), 0);
-    snprintf(spec, sizeof spec, "idx:%s,%s", tmp("i.idx"), tmp("l.idx"));
+    assert_int_equal(truncate(tu_tmp("i.idx"), 4 + 8 + 5), 0);
+    snprintf(spec, sizeof spec, "idx:%s,%s", tu_tmp("i.idx"), tu_tmp("l.idx"));
     expect_error(spec, RT_ERR_FORMAT, "i.idx: IDX header promises 12 bytes of data, file has 5");
 }
 
 static void write_npy(const char *name, const float *v, int ndim, const int64_t *shape)
 {
-    assert_int_equal(rt_npy_write_f32(tmp(name), v, ndim, shape), RT_OK);
+    assert_int_equal(rt_npy_write_f32(tu_tmp(name), v, ndim, shape), RT_OK);
 }
 
 static void test_npy(void **state)
@@ -192,7 +166,7 @@ static void test_npy(void **state)
     write_npy("yr.npy", yr, RT_DIMS(N, 2));
     char spec[600];
     rt_dataset ds;
-    snprintf(spec, sizeof spec, "npy:%s,%s", tmp("x.npy"), tmp("y.npy"));
+    snprintf(spec, sizeof spec, "npy:%s,%s", tu_tmp("x.npy"), tu_tmp("y.npy"));
     assert_int_equal(rt_dataset_open(&ds, spec), RT_OK);
     assert_int_equal(ds.n, N);
     assert_int_equal(ds.x_ndim, 2);
@@ -201,7 +175,7 @@ static void test_npy(void **state)
     assert_int_equal(ds.label[7], 3);
     assert_true(ds.x[N * 6 - 1] == (N * 6 - 1) * 0.5f);
     rt_dataset_free(&ds);
-    snprintf(spec, sizeof spec, "npy:%s,%s", tmp("x.npy"), tmp("yr.npy"));
+    snprintf(spec, sizeof spec, "npy:%s,%s", tu_tmp("x.npy"), tu_tmp("yr.npy"));
     assert_int_equal(rt_dataset_open(&ds, spec), RT_OK);
     assert_int_equal(ds.n_classes, 0);
     assert_null(ds.label);
@@ -211,31 +185,31 @@ static void test_npy(void **state)
 
     /* rejections: counts, NaN, Inf, non-integer and negative labels, bad y rank, truncation */
     write_npy("y29.npy", y, RT_DIMS(N - 1));
-    snprintf(spec, sizeof spec, "npy:%s,%s", tmp("x.npy"), tmp("y29.npy"));
+    snprintf(spec, sizeof spec, "npy:%s,%s", tu_tmp("x.npy"), tu_tmp("y29.npy"));
     expect_error(spec, RT_ERR_SHAPE, "x.npy has 30 samples but");
     x[7 * 6 + 2] = NAN;
     write_npy("xnan.npy", x, RT_DIMS(N, 2, 3));
-    snprintf(spec, sizeof spec, "npy:%s,%s", tmp("xnan.npy"), tmp("y.npy"));
+    snprintf(spec, sizeof spec, "npy:%s,%s", tu_tmp("xnan.npy"), tu_tmp("y.npy"));
     expect_error(spec, RT_ERR_NONFINITE, "xnan.npy: x sample 7 element 2 is NaN");
     yr[2 * 11 + 1] = -INFINITY;
     write_npy("yinf.npy", yr, RT_DIMS(N, 2));
-    snprintf(spec, sizeof spec, "npy:%s,%s", tmp("x.npy"), tmp("yinf.npy"));
+    snprintf(spec, sizeof spec, "npy:%s,%s", tu_tmp("x.npy"), tu_tmp("yinf.npy"));
     expect_error(spec, RT_ERR_NONFINITE, "yinf.npy: y sample 11 element 1 is Inf");
     y[4] = 2.5f;
     write_npy("yfrac.npy", y, RT_DIMS(N));
-    snprintf(spec, sizeof spec, "npy:%s,%s", tmp("x.npy"), tmp("yfrac.npy"));
+    snprintf(spec, sizeof spec, "npy:%s,%s", tu_tmp("x.npy"), tu_tmp("yfrac.npy"));
     expect_error(spec, RT_ERR_FORMAT, "yfrac.npy: label 4 is 2.5, not a class index");
     y[4] = -1;
     write_npy("yneg.npy", y, RT_DIMS(N));
-    snprintf(spec, sizeof spec, "npy:%s,%s", tmp("x.npy"), tmp("yneg.npy"));
+    snprintf(spec, sizeof spec, "npy:%s,%s", tu_tmp("x.npy"), tu_tmp("yneg.npy"));
     expect_error(spec, RT_ERR_FORMAT, "yneg.npy: label 4 is -1");
     write_npy("y3.npy", x, RT_DIMS(N, 2, 3));
-    snprintf(spec, sizeof spec, "npy:%s,%s", tmp("x.npy"), tmp("y3.npy"));
+    snprintf(spec, sizeof spec, "npy:%s,%s", tu_tmp("x.npy"), tu_tmp("y3.npy"));
     expect_error(spec, RT_ERR_SHAPE, "y has 3 dimensions");
-    assert_int_equal(truncate(tmp("x.npy"), 200), 0);
-    snprintf(spec, sizeof spec, "npy:%s,%s", tmp("x.npy"), tmp("y.npy"));
+    assert_int_equal(truncate(tu_tmp("x.npy"), 200), 0);
+    snprintf(spec, sizeof spec, "npy:%s,%s", tu_tmp("x.npy"), tu_tmp("y.npy"));
     expect_error(spec, RT_ERR_FORMAT, "x.npy");
-    snprintf(spec, sizeof spec, "npy:%s,%s", tmp("none.npy"), tmp("y.npy"));
+    snprintf(spec, sizeof spec, "npy:%s,%s", tu_tmp("none.npy"), tu_tmp("y.npy"));
     expect_error(spec, RT_ERR_IO, "none.npy: cannot open");
 }
 
@@ -253,9 +227,9 @@ static void test_safetensors(void **state)
         yh[2 * i + 1] = 0xC000;
     }
     rt_st_entry e[2] = {{"x", RT_F32, 2, (int64_t[]){N, 4}, x}, {"y", RT_I64, 1, (int64_t[]){N}, y}};
-    assert_int_equal(rt_st_write(tmp("d.safetensors"), e, 2, NULL, 0), RT_OK);
+    assert_int_equal(rt_st_write(tu_tmp("d.safetensors"), e, 2, NULL, 0), RT_OK);
     rt_dataset ds;
-    assert_int_equal(rt_dataset_open(&ds, tmp("d.safetensors")), RT_OK);
+    assert_int_equal(rt_dataset_open(&ds, tu_tmp("d.safetensors")), RT_OK);
     assert_int_equal(ds.n, N);
     assert_int_equal(ds.x_size, 4);
     assert_int_equal(ds.n_classes, 3);
@@ -263,21 +237,21 @@ static void test_safetensors(void **state)
     assert_true(ds.x[N * 4 - 1] == x[N * 4 - 1]);
     rt_dataset_free(&ds);
     rt_st_entry eh[2] = {{"x", RT_F32, 2, (int64_t[]){N, 4}, x}, {"y", RT_F16, 2, (int64_t[]){N, 2}, yh}};
-    assert_int_equal(rt_st_write(tmp("r.st"), eh, 2, NULL, 0), RT_OK);
+    assert_int_equal(rt_st_write(tu_tmp("r.st"), eh, 2, NULL, 0), RT_OK);
     char spec[600];
-    snprintf(spec, sizeof spec, "st:%s", tmp("r.st"));
+    snprintf(spec, sizeof spec, "st:%s", tu_tmp("r.st"));
     assert_int_equal(rt_dataset_open(&ds, spec), RT_OK);
     assert_int_equal(ds.y_size, 2);
     assert_true(ds.y[4] == 1.5f && ds.y[5] == -2.f);
     rt_dataset_free(&ds);
     /* rejections: no y, counts differ in one file, truncated */
-    assert_int_equal(rt_st_write(tmp("nox.safetensors"), e, 1, NULL, 0), RT_OK);
-    expect_error(tmp("nox.safetensors"), RT_ERR_FORMAT, "nox.safetensors: no tensor 'y'");
+    assert_int_equal(rt_st_write(tu_tmp("nox.safetensors"), e, 1, NULL, 0), RT_OK);
+    expect_error(tu_tmp("nox.safetensors"), RT_ERR_FORMAT, "nox.safetensors: no tensor 'y'");
     e[1].shape = (int64_t[]){N - 2};
-    assert_int_equal(rt_st_write(tmp("cnt.safetensors"), e, 2, NULL, 0), RT_OK);
-    expect_error(tmp("cnt.safetensors"), RT_ERR_SHAPE, "cnt.safetensors: x has 12 samples but y has 10");
-    assert_int_equal(truncate(tmp("d.safetensors"), 100), 0);
-    expect_error(tmp("d.safetensors"), RT_ERR_FORMAT, "d.safetensors");
+    assert_int_equal(rt_st_write(tu_tmp("cnt.safetensors"), e, 2, NULL, 0), RT_OK);
+    expect_error(tu_tmp("cnt.safetensors"), RT_ERR_SHAPE, "cnt.safetensors: x has 12 samples but y has 10");
+    assert_int_equal(truncate(tu_tmp("d.safetensors"), 100), 0);
+    expect_error(tu_tmp("d.safetensors"), RT_ERR_FORMAT, "d.safetensors");
 }
 
 /* ---- subset ----------------------------------------------------------------- */
@@ -586,5 +560,5 @@ int main(void)
         cmocka_unit_test(test_loader_order), cmocka_unit_test(test_loader_resume), cmocka_unit_test(test_beta_gamma),
         cmocka_unit_test(test_noise),        cmocka_unit_test(test_mixup),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

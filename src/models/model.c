@@ -135,14 +135,26 @@ rt_status rt_model_from_file(rt_model **m, const char *path)
 
 void rt_model_init(rt_model *m, uint64_t seed) { rt_params_init(m->params, seed); }
 
-rt_graph *rt_model_graph(rt_model *m, int64_t batch, enum rt_plan plan)
+rt_graph *rt_model_build(rt_model *m, int64_t batch)
 {
     rt_graph *g = rt_graph_new(m->params);
     if (!g) {
         rt_error(RT_ERR_NOMEM, "model '%s': out of memory", m->name);
         return NULL;
     }
-    if (!build(g, m, batch) || rt_graph_plan(g, plan) != RT_OK) {
+    if (!build(g, m, batch)) {
+        rt_status s = rt_graph_status(g);
+        rt_error(s, "model '%s': %s", m->name, g->err);
+        rt_graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+rt_graph *rt_model_graph(rt_model *m, int64_t batch, enum rt_plan plan)
+{
+    rt_graph *g = rt_model_build(m, batch);
+    if (g && rt_graph_plan(g, plan) != RT_OK) {
         rt_status s = rt_graph_status(g);
         if (s != RT_OK) rt_error(s, "model '%s': %s", m->name, g->err);
         rt_graph_free(g);
@@ -151,21 +163,34 @@ rt_graph *rt_model_graph(rt_model *m, int64_t batch, enum rt_plan plan)
     return g;
 }
 
-rt_status rt_model_save(const rt_model *m, const char *path)
+rt_status rt_model_save_ex(const rt_model *m, const char *path, const rt_st_entry *extra, int n_extra,
+                           const rt_st_meta *meta, int n_meta)
 {
     const rt_params *p = m->params;
-    rt_st_entry *e = calloc((size_t)p->n_views + 1, sizeof *e);
-    if (!e) return rt_error(RT_ERR_NOMEM, "%s: out of memory", path);
+    rt_st_entry *e = calloc((size_t)(p->n_views + n_extra) + 1, sizeof *e);
+    rt_st_meta *md = calloc((size_t)n_meta + 3, sizeof *md);
+    if (!e || !md) {
+        free(e);
+        free(md);
+        return rt_error(RT_ERR_NOMEM, "%s: out of memory", path);
+    }
     for (int i = 0; i < p->n_views; i++)
         e[i] = (rt_st_entry){p->views[i].name, RT_F32, p->views[i].ndim, p->views[i].shape,
                              rt_params_data(p, &p->views[i])};
-    rt_st_meta meta[] = {{"format_version", "1"}, {"producer", "retort " RT_VERSION}, {"config", m->config}};
-    rt_status s = rt_st_write(path, e, p->n_views, meta, 3);
+    for (int i = 0; i < n_extra; i++) e[p->n_views + i] = extra[i];
+    md[0] = (rt_st_meta){"format_version", "1"};
+    md[1] = (rt_st_meta){"producer", "retort " RT_VERSION};
+    md[2] = (rt_st_meta){"config", m->config};
+    for (int i = 0; i < n_meta; i++) md[3 + i] = meta[i];
+    rt_status s = rt_st_write(path, e, p->n_views + n_extra, md, n_meta + 3);
     free(e);
+    free(md);
     return s;
 }
 
-static rt_status load_weights(rt_model *m, const rt_safetensors *st, const char *path)
+rt_status rt_model_save(const rt_model *m, const char *path) { return rt_model_save_ex(m, path, NULL, 0, NULL, 0); }
+
+rt_status rt_model_load_weights(rt_model *m, const rt_safetensors *st, const char *path, const char *skip_prefix)
 {
     char a[96], b[96];
     const rt_params *p = m->params;
@@ -180,8 +205,9 @@ static rt_status load_weights(rt_model *m, const rt_safetensors *st, const char 
                             rt_shape_str(a, sizeof a, t->ndim, t->shape), rt_shape_str(b, sizeof b, v->ndim, v->shape));
         memcpy(rt_params_data(p, v), rt_st_data(st, t), v->numel * sizeof(float));
     }
+    size_t skip = skip_prefix ? strlen(skip_prefix) : 0;
     for (int i = 0; i < st->n; i++)
-        if (!rt_params_find(p, st->t[i].name))
+        if (!(skip && !strncmp(st->t[i].name, skip_prefix, skip)) && !rt_params_find(p, st->t[i].name))
             return rt_error(RT_ERR_FORMAT, "%s: tensor '%s' does not belong to this architecture", path, st->t[i].name);
     return RT_OK;
 }
@@ -204,7 +230,10 @@ rt_status rt_model_load(rt_model **out, const char *path)
         snprintf(label, sizeof label, "%s (embedded config)", path);
         s = rt_model_from_json(&m, cfg, strlen(cfg), label);
     }
-    if (s == RT_OK) s = load_weights(m, &st, path);
+    /* a training checkpoint is a model file plus optimizer state ("optim.*") */
+    const char *kind = rt_st_meta_get(&st, "kind");
+    bool ckpt = kind && !strcmp(kind, "checkpoint");
+    if (s == RT_OK) s = rt_model_load_weights(m, &st, path, ckpt ? "optim." : NULL);
     rt_st_close(&st);
     if (s != RT_OK) {
         rt_model_free(m);

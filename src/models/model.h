@@ -38,6 +38,7 @@
 
 #include "core/graph.h"
 #include "io/config.h"
+#include "io/safetensors.h"
 
 enum rt_task { RT_TASK_CLASSIFICATION = 0, RT_TASK_REGRESSION, RT_TASK_EMBEDDING, RT_TASK_RECONSTRUCTION };
 
@@ -70,12 +71,22 @@ rt_status rt_model_from_file(rt_model **m, const char *path);
 rt_status rt_model_from_json(rt_model **m, const char *json, size_t len, const char *label);
 /* Initialise every parameter as PyTorch does by default, from a seed. */
 void rt_model_init(rt_model *m, uint64_t seed);
+/* Build (not plan) a graph of batch size `batch`, for callers that add
+ * nodes (losses) before planning. NULL on error (rt_errmsg). */
+rt_graph *rt_model_build(rt_model *m, int64_t batch);
 /* Build and plan a graph of batch size `batch`. NULL on error (rt_errmsg). */
 rt_graph *rt_model_graph(rt_model *m, int64_t batch, enum rt_plan plan);
 /* Model files: one safetensors file, weights under their names, buffers too,
  * the config JSON in __metadata__["config"], "format_version": "1". */
 rt_status rt_model_save(const rt_model *m, const char *path);
 rt_status rt_model_load(rt_model **m, const char *path);
+/* The same file with extra tensors and metadata entries (checkpoints). */
+rt_status rt_model_save_ex(const rt_model *m, const char *path, const rt_st_entry *extra, int n_extra,
+                           const rt_st_meta *meta, int n_meta);
+/* Fill m's views from an open file (names, dtypes and shapes checked; every
+ * view required). Tensors named skip_prefix... are ignored; any other tensor
+ * that is not a view of m is an error. */
+rt_status rt_model_load_weights(rt_model *m, const rt_safetensors *st, const char *path, const char *skip_prefix);
 /* Load a config file or a model file (by content: safetensors or JSON). */
 rt_status rt_model_open(rt_model **m, const char *path, uint64_t seed_if_config);
 void rt_model_free(rt_model *m);

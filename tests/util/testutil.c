@@ -237,6 +237,37 @@ void tu_expect_build_error(rt_graph *g, rt_node *y, const char *op, const char *
     tu_graph_free(g);
 }
 
+/* ---- a temporary directory ---- */
+
+static char tmpdir[512];
+
+int tu_tmpdir_setup(void **state)
+{
+    (void)state;
+    const char *t = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/retort-test-XXXXXX", t && *t ? t : "/tmp");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+int tu_tmpdir_teardown(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return tmpdir[0] && system(cmd) == 0 ? 0 : -1;
+}
+
+const char *tu_tmpdir(void) { return tmpdir; }
+
+const char *tu_tmp(const char *name)
+{
+    static char buf[8][600];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 600, "%s/%s", tmpdir, name);
+    return p;
+}
+
 /* ---- the CLI ---- */
 
 static const char *cli_tmp(const char *what)
@@ -276,6 +307,18 @@ int tu_run_cli(const char *args, int *stderr_lines, char *first_line, size_t cap
     fclose(f);
     *stderr_lines = lines;
     return WEXITSTATUS(st);
+}
+
+cJSON *tu_run_cli_json(const char *args)
+{
+    int lines;
+    char line[512];
+    if (tu_run_cli(args, &lines, line, sizeof line) != 0) fail_msg("retort %s: %s", args, line);
+    char *out = tu_cli_stdout();
+    cJSON *j = cJSON_Parse(out);
+    free(out);
+    if (!j) fail_msg("retort %s: stdout is not JSON", args);
+    return j;
 }
 
 char *tu_cli_stdout(void)

@@ -29,6 +29,8 @@
 #include "core/ops.h"
 #include "io/safetensors.h"
 
+#include <cJSON.h>
+
 typedef struct tu_fixture {
     rt_safetensors st;
     char path[256];
@@ -86,12 +88,24 @@ rt_node *tu_param(rt_graph *g, const tu_fixture *fx, const char *case_name, cons
  * the graph; frees g. */
 void tu_expect_build_error(rt_graph *g, rt_node *y, const char *op, const char *frag);
 
+/* ---- a temporary directory per test program ---- */
+/* cmocka group setup/teardown: make $TMPDIR/retort-<tag>-XXXXXX (tag from the
+ * program name), remove it with everything in it afterwards. */
+int tu_tmpdir_setup(void **state);
+int tu_tmpdir_teardown(void **state);
+/* The directory itself, and "<tmpdir>/<name>" (8 rotating buffers: up to 8 live at once). */
+const char *tu_tmpdir(void);
+const char *tu_tmp(const char *name);
+
 /* ---- the CLI ($RETORT_BIN, set by `make test`) ---- */
 /* Skip the calling test (with a message) when RETORT_BIN is not set. */
 void tu_need_cli(void);
 /* Run `$RETORT_BIN args` with stdout and stderr captured; returns the exit
  * status. *stderr_lines gets stderr's line count, first_line its first line. */
 int tu_run_cli(const char *args, int *stderr_lines, char *first_line, size_t cap);
+/* Run `$RETORT_BIN args`, which must succeed, and parse its stdout as JSON
+ * (the caller cJSON_Delete()s it). */
+cJSON *tu_run_cli_json(const char *args);
 /* The stdout of the last tu_run_cli (malloc'ed; the caller frees it). */
 char *tu_cli_stdout(void);
 /* Expect exit status `code` with exactly one stderr line "retort: ..." that

@@ -1,0 +1,140 @@
+/*
+ * recipe.c - training recipes: JSON + `--set` overrides -> rt_recipe (see recipe.h).
+ */
+#include "train/recipe.h"
+
+#include "io/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const loss_names[RT_LOSS_KIND_COUNT + 1] = {"cross_entropy", "mse", "l1", "ccc", "elbo", NULL};
+
+const char *rt_loss_kind_name(enum rt_loss_kind k) { return (unsigned)k < RT_LOSS_KIND_COUNT ? loss_names[k] : "?"; }
+
+static void copy_str(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
+
+static int index_of(const char *const *names, const char *s)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], s)) return i;
+    return -1;
+}
+
+static void parse_data(rt_cfg *c, rt_recipe *r)
+{
+    const cJSON *d = rt_cfg_obj(c, c->root, "data", true);
+    const char *train = NULL, *val = "";
+    rt_cfg_str(c, d, "train", true, NULL, &train);
+    rt_cfg_str(c, d, "val", false, NULL, &val);
+    rt_cfg_int(c, d, "batch", true, 1, 1 << 20, &r->batch);
+    r->subset = 1.0;
+    rt_cfg_num(c, d, "subset", false, 1e-6, 1.0, &r->subset);
+    rt_cfg_bool(c, d, "drop_last", false, &r->drop_last);
+    r->normalize = false;
+    rt_cfg_bool(c, d, "normalize", false, &r->normalize);
+    const cJSON *a = rt_cfg_obj(c, d, "augment", false);
+    double noise = 0, mixup = 0;
+    rt_cfg_num(c, a, "noise", false, 0, 100, &noise);
+    rt_cfg_num(c, a, "mixup", false, 0, 100, &mixup);
+    r->noise = (float)noise;
+    r->mixup = (float)mixup;
+    copy_str(r->train, sizeof r->train, train);
+    copy_str(r->val, sizeof r->val, val);
+}
+
+static void parse_optim(rt_cfg *c, rt_recipe *r)
+{
+    static const char *const kinds[] = {"sgd", "adam", "adamw", NULL};
+    const cJSON *o = rt_cfg_obj(c, c->root, "optim", true);
+    const char *name = "adamw";
+    rt_cfg_str(c, o, "name", true, kinds, &name);
+    int k = c->status == RT_OK ? index_of(kinds, name) : 0;
+    r->optim = rt_optim_defaults((enum rt_optim_kind)(k < 0 ? 0 : k));
+    rt_cfg_num(c, o, "lr", true, 1e-12, 1e10, &r->lr);
+    rt_cfg_num(c, o, "weight_decay", false, 0, 10, &r->optim.weight_decay);
+    rt_cfg_num(c, o, "momentum", false, 0, 0.9999, &r->optim.momentum);
+    rt_cfg_bool(c, o, "nesterov", false, &r->optim.nesterov);
+    rt_cfg_num(c, o, "beta1", false, 0, 0.9999999, &r->optim.beta1);
+    rt_cfg_num(c, o, "beta2", false, 0, 0.9999999, &r->optim.beta2);
+    rt_cfg_num(c, o, "eps", false, 0, 1, &r->optim.eps);
+    rt_cfg_bool(c, o, "no_decay_1d", false, &r->optim.no_decay_1d);
+}
+
+static void parse_schedule(rt_cfg *c, rt_recipe *r)
+{
+    static const char *const kinds[] = {"constant", "step", "cosine", NULL};
+    const cJSON *s = rt_cfg_obj(c, c->root, "schedule", false);
+    const char *name = "constant";
+    rt_cfg_str(c, s, "name", false, kinds, &name);
+    int k = c->status == RT_OK ? index_of(kinds, name) : 0;
+    r->sched = rt_sched_defaults((enum rt_sched_kind)(k < 0 ? 0 : k), r->lr);
+    rt_cfg_num(c, s, "warmup_epochs", false, 0, 1000, &r->warmup_epochs);
+    rt_cfg_num(c, s, "warmup_start", false, 0, 1, &r->sched.warmup_start);
+    rt_cfg_num(c, s, "min_lr", false, 0, 100, &r->sched.min_lr);
+    rt_cfg_num(c, s, "gamma", false, 1e-9, 1, &r->sched.gamma);
+    rt_cfg_int(c, s, "step_epochs", false, 1, 1 << 20, &r->sched.step_epochs);
+}
+
+static void parse_loss(rt_cfg *c, rt_recipe *r)
+{
+    const cJSON *l = rt_cfg_obj(c, c->root, "loss", true);
+    const char *name = NULL;
+    rt_cfg_str(c, l, "name", true, loss_names, &name);
+    r->loss = c->status == RT_OK ? (enum rt_loss_kind)index_of(loss_names, name) : RT_LOSS_CE;
+    rt_cfg_num(c, l, "label_smoothing", false, 0, 1, &r->label_smoothing);
+    r->beta = 1.0;
+    rt_cfg_num(c, l, "beta", false, 0, 1e6, &r->beta);
+}
+
+rt_status rt_recipe_load(rt_recipe *r, const char *path, const char *const *sets, int n_sets)
+{
+    memset(r, 0, sizeof *r);
+    rt_cfg c;
+    rt_status s = rt_cfg_open(&c, path);
+    if (s != RT_OK) return s;
+    for (int i = 0; i < n_sets && s == RT_OK; i++)
+        if ((s = rt_cfg_set(&c, sets[i])) != RT_OK) rt_error(s, "%s: %s", path, rt_errmsg());
+    if (s != RT_OK) {
+        rt_cfg_close(&c);
+        return s;
+    }
+    const char *name = "", *model = NULL, *out = "";
+    rt_cfg_str(&c, c.root, "name", false, NULL, &name);
+    rt_cfg_str(&c, c.root, "model", true, NULL, &model);
+    rt_cfg_str(&c, c.root, "out", false, NULL, &out);
+    parse_data(&c, r);
+    parse_loss(&c, r);
+    parse_optim(&c, r);
+    parse_schedule(&c, r);
+    int64_t seed = 0;
+    rt_cfg_int(&c, c.root, "epochs", true, 1, 1 << 20, &r->epochs);
+    rt_cfg_int(&c, c.root, "seed", false, 0, INT64_MAX, &seed);
+    rt_cfg_num(&c, c.root, "clip_grad_norm", false, 0, 1e9, &r->clip_grad_norm);
+    r->log_every = 50;
+    r->checkpoint_every = 0;
+    rt_cfg_int(&c, c.root, "log_every", false, 1, 1 << 30, &r->log_every);
+    rt_cfg_int(&c, c.root, "checkpoint_every", false, 0, 1 << 30, &r->checkpoint_every);
+    s = rt_cfg_finish(&c);
+    if (s == RT_OK) {
+        r->seed = (uint64_t)seed;
+        copy_str(r->name, sizeof r->name, name);
+        copy_str(r->model, sizeof r->model, model);
+        if (out && *out) copy_str(r->out, sizeof r->out, out);
+        else snprintf(r->out, sizeof r->out, "runs/%s", *name ? name : "run");
+        r->label = strdup(path);
+        r->resolved = cJSON_Print(c.root);
+        if (!r->label || !r->resolved) s = rt_error(RT_ERR_NOMEM, "%s: out of memory", path);
+    }
+    rt_cfg_close(&c);
+    if (s != RT_OK) rt_recipe_free(r);
+    return s;
+}
+
+void rt_recipe_free(rt_recipe *r)
+{
+    free(r->label);
+    free(r->resolved);
+    r->label = r->resolved = NULL;
+}
