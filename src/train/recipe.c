@@ -32,8 +32,6 @@ static void parse_data(rt_cfg *c, rt_recipe *r)
     r->subset = 1.0;
     rt_cfg_num(c, d, "subset", false, 1e-6, 1.0, &r->subset);
     rt_cfg_bool(c, d, "drop_last", false, &r->drop_last);
-    r->normalize = false;
-    rt_cfg_bool(c, d, "normalize", false, &r->normalize);
     const cJSON *a = rt_cfg_obj(c, d, "augment", false);
     double noise = 0, mixup = 0;
     rt_cfg_num(c, a, "noise", false, 0, 100, &noise);

@@ -6,7 +6,7 @@
  *       "name": "fmnist-teacher",
  *       "model": "configs/fmnist-teacher.json",        // a config or a model file
  *       "data": {"train": "fmnist:train", "val": "fmnist:test", "batch": 128,
- *                "subset": 1.0, "drop_last": false, "normalize": true,
+ *                "subset": 1.0, "drop_last": false,
  *                "augment": {"noise": 0.0, "mixup": 0.0}},
  *       "loss": {"name": "cross_entropy", "label_smoothing": 0.0},
  *       "optim": {"name": "adamw", "lr": 0.003, "weight_decay": 0.05, "no_decay_1d": true},
@@ -24,8 +24,9 @@
  *
  * Losses by task: classification "cross_entropy" (label_smoothing),
  * regression "mse" | "l1" | "ccc", reconstruction "mse" | "elbo" (beta; the
- * VAE's taps mu and logvar). Normalisation ("normalize": true) uses the
- * training set's mean and std, measured once and recorded in the log.
+ * VAE's taps mu and logvar). Inputs are used as the data set holds them
+ * (IDX pixels in [0, 1]): input normalisation is not part of a model file
+ * yet, so it is not offered here (eval would not know to repeat it).
  */
 #ifndef RT_RECIPE_H
 #define RT_RECIPE_H
@@ -45,7 +46,7 @@ typedef struct rt_recipe {
     char name[128], model[512], train[512], val[512], out[512];
     int64_t batch, epochs, log_every, checkpoint_every;
     double subset;        /* (0, 1]: stratified fraction of the training set */
-    bool drop_last, normalize;
+    bool drop_last;
     float noise, mixup;
     enum rt_loss_kind loss;
     double label_smoothing, beta;
