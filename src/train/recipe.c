@@ -86,12 +86,30 @@ static void parse_loss(rt_cfg *c, rt_recipe *r)
     rt_cfg_num(c, l, "beta", false, 0, 1e6, &r->beta);
 }
 
+static rt_status recipe_from_cfg(rt_recipe *r, rt_cfg *c, const char *path, const char *const *sets, int n_sets);
+
 rt_status rt_recipe_load(rt_recipe *r, const char *path, const char *const *sets, int n_sets)
 {
     memset(r, 0, sizeof *r);
     rt_cfg c;
     rt_status s = rt_cfg_open(&c, path);
-    if (s != RT_OK) return s;
+    return s == RT_OK ? recipe_from_cfg(r, &c, path, sets, n_sets) : s;
+}
+
+rt_status rt_recipe_parse(rt_recipe *r, const char *text, size_t len, const char *label, const char *const *sets,
+                          int n_sets)
+{
+    memset(r, 0, sizeof *r);
+    rt_cfg c;
+    rt_status s = rt_cfg_parse(&c, text, len, label);
+    return s == RT_OK ? recipe_from_cfg(r, &c, label, sets, n_sets) : s;
+}
+
+/* Apply the overrides, read every field, check; closes c. */
+static rt_status recipe_from_cfg(rt_recipe *r, rt_cfg *cp, const char *path, const char *const *sets, int n_sets)
+{
+    rt_cfg c = *cp;
+    rt_status s = RT_OK;
     for (int i = 0; i < n_sets && s == RT_OK; i++)
         if ((s = rt_cfg_set(&c, sets[i])) != RT_OK) rt_error(s, "%s: %s", path, rt_errmsg());
     if (s != RT_OK) {

@@ -60,6 +60,9 @@ typedef struct rt_recipe {
 
 /* Read, apply `--set` overrides (KEY=VALUE), check. */
 rt_status rt_recipe_load(rt_recipe *r, const char *path, const char *const *sets, int n_sets);
+/* The same from text in memory (label names it in messages). */
+rt_status rt_recipe_parse(rt_recipe *r, const char *text, size_t len, const char *label, const char *const *sets,
+                          int n_sets);
 void rt_recipe_free(rt_recipe *r);
 const char *rt_loss_kind_name(enum rt_loss_kind k);
 
