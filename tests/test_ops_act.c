@@ -25,11 +25,7 @@ static int teardown(void **state) { (void)state; tu_fixture_close(&fx); return 0
  * graph, then free it. */
 static void check(rt_graph *g, rt_node *y, const char *name, const tu_gc_opts *gc)
 {
-    if (!y) fail_msg("%s: build failed: %s", name, rt_errmsg());
-    tu_plan(g, RT_PLAN_TRAIN);
-    tu_parity(g, y, &fx, name, 1e-5, 1e-4);
-    tu_gradcheck(g, y, gc);
-    tu_graph_free(g);
+    tu_check_op(g, y, &fx, name, gc);
 }
 
 typedef rt_node *(*unary_fn)(rt_graph *g, rt_node *x);

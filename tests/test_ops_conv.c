@@ -36,14 +36,7 @@ static int teardown(void **state)
 }
 
 /* Run parity and gradcheck on a built graph, then free it. */
-static void check(rt_graph *g, rt_node *y, const char *name)
-{
-    if (!y) fail_msg("%s: build failed: %s", name, rt_errmsg());
-    tu_plan(g, RT_PLAN_TRAIN);
-    tu_parity(g, y, &fx, name, 1e-5, 1e-4);
-    tu_gradcheck(g, y, NULL);
-    tu_graph_free(g);
-}
+static void check(rt_graph *g, rt_node *y, const char *name) { tu_check_op(g, y, &fx, name, NULL); }
 
 struct conv_case {
     const char *name;

@@ -33,11 +33,7 @@ static rt_node *const_input(rt_graph *g, const char *cs, const char *name)
 /* Parity of the loss and its gradients, then a finite-difference check. */
 static void finish(rt_graph *g, rt_node *loss, const char *cs, const tu_gc_opts *gc)
 {
-    if (!loss) fail_msg("%s: build failed: %s", cs, rt_errmsg());
-    tu_plan(g, RT_PLAN_TRAIN);
-    tu_parity(g, loss, &fx, cs, 1e-5, 1e-4);
-    tu_gradcheck(g, loss, gc);
-    tu_graph_free(g);
+    tu_check_op(g, loss, &fx, cs, gc);
 }
 
 /* ---- cross entropy ---- */

@@ -20,11 +20,7 @@ static int teardown(void **state) { (void)state; tu_fixture_close(&fx); return 0
 /* Run parity and (unless skipped) gradcheck on a built graph, then free it. */
 static void check(rt_graph *g, rt_node *y, const char *name, bool gradcheck)
 {
-    if (!y) fail_msg("%s: build failed: %s", name, rt_errmsg());
-    tu_plan(g, RT_PLAN_TRAIN);
-    tu_parity(g, y, &fx, name, 1e-5, 1e-4);
-    if (gradcheck) tu_gradcheck(g, y, NULL);
-    tu_graph_free(g);
+    tu_check_op(g, y, &fx, name, gradcheck ? NULL : &tu_no_gradcheck);
 }
 
 /* One lstm layer over the fixture's leaves "<w>[sfx]"; biases optional. */

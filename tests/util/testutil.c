@@ -226,6 +226,17 @@ rt_node *tu_param(rt_graph *g, const tu_fixture *fx, const char *case_name, cons
     return n;
 }
 
+const tu_gc_opts tu_no_gradcheck = {.max_per_leaf = -1};
+
+void tu_check_op(rt_graph *g, rt_node *y, const tu_fixture *fx, const char *name, const tu_gc_opts *gc)
+{
+    if (!y) fail_msg("%s: build failed: %s", name, rt_errmsg());
+    tu_plan(g, RT_PLAN_TRAIN);
+    tu_parity(g, y, fx, name, 1e-5, 1e-4);
+    if (gc != &tu_no_gradcheck) tu_gradcheck(g, y, gc);
+    tu_graph_free(g);
+}
+
 void tu_expect_build_error(rt_graph *g, rt_node *y, const char *op, const char *frag)
 {
     assert_null(y);

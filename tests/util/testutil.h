@@ -68,6 +68,12 @@ typedef struct tu_gc_opts {
  * Fails the test on a mismatch, printing leaf, element and both values. */
 void tu_gradcheck(rt_graph *g, rt_node *out, const tu_gc_opts *opts);
 
+/* The usual op test: y must have been built (else fail with the build error),
+ * plan for training, tu_parity at 1e-5 (outputs) / 1e-4 (gradients), then
+ * tu_gradcheck with gc (NULL: defaults; &tu_no_gradcheck: skip), free g. */
+extern const tu_gc_opts tu_no_gradcheck;
+void tu_check_op(rt_graph *g, rt_node *y, const tu_fixture *fx, const char *name, const tu_gc_opts *gc);
+
 /* Fill a leaf with uniform values in [lo, hi) from a seed. */
 void tu_fill_uniform(rt_node *n, uint64_t seed, float lo, float hi);
 
