@@ -57,6 +57,8 @@ RT_OP_GLUE(l1_loss)
 RT_OP_GLUE(ccc_loss)
 RT_OP_GLUE(aam_softmax)
 RT_OP_GLUE(gaussian_kl)
+RT_OP_GLUE(resample_tokens)
+RT_OP_GLUE(resize2d)
 
 /* MAC formulas (docs/accounting.md), next to each op's check. */
 int64_t rt_op_linear_macs(const rt_node *n);

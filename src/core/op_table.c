@@ -66,6 +66,8 @@ const struct rt_op_def rt_op_table[RT_OP_COUNT] = {
     [RT_OP_CCC_LOSS] = RT_ENTRY("ccc_loss", ccc_loss),
     [RT_OP_AAM_SOFTMAX] = RT_ENTRY("aam_softmax", aam_softmax),
     [RT_OP_GAUSSIAN_KL] = RT_ENTRY("gaussian_kl", gaussian_kl),
+    [RT_OP_RESAMPLE_TOKENS] = RT_ENTRY("resample_tokens", resample_tokens),
+    [RT_OP_RESIZE2D] = RT_ENTRY("resize2d", resize2d),
 };
 
 _Static_assert(sizeof rt_op_table / sizeof rt_op_table[0] == RT_OP_COUNT, "op table size");

@@ -72,6 +72,9 @@ enum rt_op {
     RT_OP_CCC_LOSS,
     RT_OP_AAM_SOFTMAX,
     RT_OP_GAUSSIAN_KL,
+    /* k_resample.c */
+    RT_OP_RESAMPLE_TOKENS,
+    RT_OP_RESIZE2D,
     RT_OP_COUNT
 };
 
@@ -248,5 +251,25 @@ rt_node *rt_aam_softmax(rt_graph *g, rt_node *emb, rt_node *weight, rt_node *tar
  * sums over the batch too; divide by N there to compare. Mean over the
  * batch keeps beta and the learning rate independent of the batch size.) */
 rt_node *rt_gaussian_kl(rt_graph *g, rt_node *mu, rt_node *logvar);
+
+/* ---- k_resample.c ----
+ * Token-count and map-size matching for feature and attention distillation
+ * (a ViT-B teacher's 197 tokens against a student's 50), as PyTorch's
+ * F.interpolate(..., align_corners=False) without antialias: output
+ * position o of a length-I axis resized to O reads the two inputs around
+ * src = max(0, (o + 0.5) I / O - 0.5). Same size is an exact copy; the
+ * gradient goes back through the same weights. 0 MACs.
+ *
+ *     rt_node *s = rt_resample_tokens(g, s_tokens, 197);           // (B, 50, C) -> (B, 197, C)
+ *     rt_node *a = rt_resize2d(g, rt_attention_map(g, t_attn), 50, 50); // (B, 197, 197) -> (B, 50, 50)
+ *     rt_node *l = rt_mse_loss(g, a, rt_attention_map(g, s_attn));
+ */
+/* x (B, T, C) -> (B, t_out, C), t_out >= 1: linear along the token axis,
+ * each channel on its own (F.interpolate(x.transpose(1, 2), t_out, mode="linear")
+ * transposed back). */
+rt_node *rt_resample_tokens(rt_graph *g, rt_node *x, int64_t t_out);
+/* x (B, H, W) or (B, C, H, W) -> (B, h_out, w_out) or (B, C, h_out, w_out),
+ * sizes >= 1: bilinear over the last two dims (mode="bilinear"). */
+rt_node *rt_resize2d(rt_graph *g, rt_node *x, int64_t h_out, int64_t w_out);
 
 #endif
