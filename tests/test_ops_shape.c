@@ -6,6 +6,9 @@
  */
 #include "testutil.h"
 
+#include <omp.h>
+#include <stdlib.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -64,6 +67,29 @@ static void test_concat(void **state)
     xs[0] = rt_input(g, "a", RT_DIMS(2, 6));
     xs[1] = tu_input(g, &fx, "concat_first", "b");
     check(g, rt_concat(g, 2, xs, 0), "concat_first");
+
+    /* the same node twice, large enough for the parallel path: its gradient is
+     * the sum of both blocks, exactly, on any thread count (no race) */
+    int saved = omp_get_max_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        g = tu_graph_new();
+        rt_node *x = rt_input(g, "x", RT_DIMS(64, 300));
+        rt_input_requires_grad(x);
+        rt_node *y = rt_concat(g, 2, (rt_node *[]){x, x}, 1);
+        tu_plan(g, RT_PLAN_TRAIN);
+        tu_fill_uniform(x, 1, -1.f, 1.f);
+        float *dy = malloc(64 * 600 * sizeof *dy);
+        for (int i = 0; i < 64 * 600; i++) dy[i] = (float)(i % 97) - 48.f;
+        assert_int_equal(rt_graph_forward(g), RT_OK);
+        assert_int_equal(rt_graph_backward_seed(g, y, dy), RT_OK);
+        for (int r = 0; r < 64; r++)
+            for (int c = 0; c < 300; c++)
+                assert_true(x->grad[r * 300 + c] == dy[r * 600 + c] + dy[r * 600 + 300 + c]);
+        free(dy);
+        tu_graph_free(g);
+    }
+    omp_set_num_threads(saved);
 }
 
 static void test_slice(void **state)

@@ -165,16 +165,22 @@ static void block_copy(float *y, float *const *xs, const int64_t *len, int n, in
         off[i] = total;
         total += len[i];
     }
+    if (backward) {
+        /* one thread owns row o of every x_i: the same node given twice adds into it without a race */
+#pragma omp parallel for if (outer * total > PAR_MIN)
+        for (int64_t o = 0; o < outer; o++)
+            for (int i = 0; i < n; i++) {
+                if (!xs[i]) continue;
+                const float *yb = y + o * total + off[i];
+                float *xb = xs[i] + o * len[i];
+                for (int64_t j = 0; j < len[i]; j++) xb[j] += yb[j];
+            }
+        return;
+    }
 #pragma omp parallel for collapse(2) if (outer * total > PAR_MIN)
     for (int64_t o = 0; o < outer; o++)
-        for (int i = 0; i < n; i++) {
-            if (!xs[i]) continue;
-            float *yb = y + o * total + off[i], *xb = xs[i] + o * len[i];
-            if (backward)
-                for (int64_t j = 0; j < len[i]; j++) xb[j] += yb[j];
-            else
-                memcpy(yb, xb, (size_t)len[i] * sizeof *yb);
-        }
+        for (int i = 0; i < n; i++)
+            if (xs[i]) memcpy(y + o * total + off[i], xs[i] + o * len[i], (size_t)len[i] * sizeof *y);
 }
 
 /* x_i (outer, len[i]) -> y (outer, sum len) */
