@@ -92,6 +92,21 @@ static void test_concat(void **state)
     omp_set_num_threads(saved);
 }
 
+static void test_repeat(void **state)
+{
+    (void)state;
+    rt_graph *g = tu_graph_new();
+    check(g, rt_repeat(g, tu_input(g, &fx, "repeat_mid", "x"), 1, 5), "repeat_mid");
+    g = tu_graph_new();
+    check(g, rt_repeat(g, tu_input(g, &fx, "repeat_first", "x"), 0, 2), "repeat_first");
+    g = tu_graph_new();
+    check(g, rt_repeat(g, tu_input(g, &fx, "repeat_last", "x"), 2, 6), "repeat_last");
+    g = tu_graph_new();
+    tu_expect_build_error(g, rt_repeat(g, rt_input(g, "x", RT_DIMS(3, 4)), 3, 2), "repeat", "axis 3");
+    g = tu_graph_new();
+    tu_expect_build_error(g, rt_repeat(g, rt_input(g, "x", RT_DIMS(3, 4)), 1, 0), "repeat", "length 0");
+}
+
 static void test_slice(void **state)
 {
     (void)state;
@@ -294,7 +309,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reshape),      cmocka_unit_test(test_transpose),
         cmocka_unit_test(test_permute),      cmocka_unit_test(test_concat),
-        cmocka_unit_test(test_slice),        cmocka_unit_test(test_cls_concat),
+        cmocka_unit_test(test_repeat), cmocka_unit_test(test_slice),        cmocka_unit_test(test_cls_concat),
         cmocka_unit_test(test_permute_large), cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_infer_chain),
     };

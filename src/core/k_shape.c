@@ -1,5 +1,5 @@
 /*
- * k_shape.c - reshape, transpose, permute, concat, slice, cls_concat.
+ * k_shape.c - reshape, transpose, permute, concat, slice, repeat, cls_concat.
  *
  * Every op here moves data: forward copies into the node's own output and
  * backward adds the gradient back (no views, so the planner may reuse
@@ -214,6 +214,26 @@ void rt_slice_backward(float *dx, const float *dy, int64_t outer, int64_t D, int
         const float *s = dy + o * len;
         for (int64_t j = 0; j < len; j++) d[j] += s[j];
     }
+}
+
+/* x (outer, inner) -> y (outer, n, inner): y[o, k] = x[o] */
+void rt_repeat_forward(float *y, const float *x, int64_t outer, int64_t n, int64_t inner)
+{
+#pragma omp parallel for collapse(2) if (outer * n * inner > PAR_MIN)
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < n; k++) memcpy(y + (o * n + k) * inner, x + o * inner, (size_t)inner * sizeof *y);
+}
+
+/* dy (outer, n, inner) -> dx (outer, inner) += sum over k of dy[o, k] */
+void rt_repeat_backward(float *dx, const float *dy, int64_t outer, int64_t n, int64_t inner)
+{
+#pragma omp parallel for if (outer * n * inner > PAR_MIN)
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < n; k++) {
+            const float *s = dy + (o * n + k) * inner;
+            float *d = dx + o * inner;
+            for (int64_t j = 0; j < inner; j++) d[j] += s[j];
+        }
 }
 
 /* x (B, T, C), cls (C) -> y (B, 1 + T, C) with y[b, 0] = cls */
@@ -482,6 +502,42 @@ void rt_op_slice_backward(rt_graph *g, rt_node *n)
     if (!x->grad) return;
     rt_slice_backward(x->grad, n->grad, rt_dims_prod(x, 0, a->axis), x->out.shape[a->axis],
                       rt_dims_prod(x, a->axis + 1, x->out.ndim), a->start, a->end);
+}
+
+rt_node *rt_repeat(rt_graph *g, rt_node *x, int axis, int64_t n)
+{
+    struct rt_repeat_args a = {axis, n};
+    return RT_ADD_NODE(g, RT_OP_REPEAT, &a, x);
+}
+
+rt_status rt_op_repeat_check(rt_graph *g, rt_node *n)
+{
+    char s1[64];
+    const rt_node *x = n->in[0];
+    const struct rt_repeat_args *a = RT_ARGS(n, const struct rt_repeat_args);
+    int nd = x->out.ndim;
+    if (a->axis < 0 || a->axis > nd || nd + 1 > RT_MAX_DIMS || a->n < 1)
+        return rt_check_fail(n, "cannot insert an axis %d of length %lld into %s", a->axis, (long long)a->n,
+                             RT_SHAPE_STR(s1, x));
+    int64_t shape[RT_MAX_DIMS];
+    for (int i = 0, j = 0; i <= nd; i++) shape[i] = i == a->axis ? a->n : x->out.shape[j++];
+    rt_node_set_shape(n, nd + 1, shape);
+    return RT_OK;
+}
+
+void rt_op_repeat_forward(rt_graph *g, rt_node *n)
+{
+    const rt_node *x = n->in[0];
+    const struct rt_repeat_args *a = RT_ARGS(n, const struct rt_repeat_args);
+    rt_repeat_forward(rt_data(n), rt_data(x), rt_dims_prod(x, 0, a->axis), a->n, rt_dims_prod(x, a->axis, x->out.ndim));
+}
+
+void rt_op_repeat_backward(rt_graph *g, rt_node *n)
+{
+    const rt_node *x = n->in[0];
+    const struct rt_repeat_args *a = RT_ARGS(n, const struct rt_repeat_args);
+    if (x->grad)
+        rt_repeat_backward(x->grad, n->grad, rt_dims_prod(x, 0, a->axis), a->n, rt_dims_prod(x, a->axis, x->out.ndim));
 }
 
 rt_node *rt_cls_concat(rt_graph *g, rt_node *x, rt_node *cls) { return RT_ADD_NODE0(g, RT_OP_CLS_CONCAT, x, cls); }

@@ -53,6 +53,7 @@ const struct rt_op_def rt_op_table[RT_OP_COUNT] = {
     [RT_OP_PERMUTE] = RT_ENTRY("permute", permute),
     [RT_OP_CONCAT] = RT_ENTRY("concat", concat),
     [RT_OP_SLICE] = RT_ENTRY("slice", slice),
+    [RT_OP_REPEAT] = RT_ENTRY("repeat", repeat),
     [RT_OP_CLS_CONCAT] = RT_ENTRY("cls_concat", cls_concat),
     [RT_OP_ATTENTION] = RT_ENTRY_MACS("attention", attention),
     [RT_OP_ATTN_MAP] = RT_ENTRY("attn_map", attn_map),
@@ -79,6 +80,7 @@ _Static_assert(sizeof(struct rt_convt2d_args) <= RT_ARGS_BYTES, "args");
 _Static_assert(sizeof(struct rt_reshape_args) <= RT_ARGS_BYTES, "args");
 _Static_assert(sizeof(struct rt_permute_args) <= RT_ARGS_BYTES, "args");
 _Static_assert(sizeof(struct rt_slice_args) <= RT_ARGS_BYTES, "args");
+_Static_assert(sizeof(struct rt_repeat_args) <= RT_ARGS_BYTES, "args");
 _Static_assert(sizeof(struct rt_attention_args) <= RT_ARGS_BYTES, "args");
 
 rt_status rt_ops_check_table(void)

@@ -56,6 +56,7 @@ enum rt_op {
     RT_OP_PERMUTE,
     RT_OP_CONCAT,
     RT_OP_SLICE,
+    RT_OP_REPEAT,
     RT_OP_CLS_CONCAT,
     /* k_attn.c */
     RT_OP_ATTENTION,
@@ -116,6 +117,7 @@ struct rt_reshape_args { int ndim; int64_t shape[RT_MAX_DIMS]; };
 struct rt_transpose_args { int d0, d1; };
 struct rt_permute_args { int ndim; int perm[RT_MAX_DIMS]; };
 struct rt_slice_args { int axis; int64_t start, end; };
+struct rt_repeat_args { int axis; int64_t n; };
 struct rt_attention_args { int heads, has_b_qkv, has_b_o; }; /* which optional biases are inputs */
 struct rt_lstm_args { int has_b_ih, has_b_hh; };                /* which optional biases are inputs */
 
@@ -186,6 +188,9 @@ rt_node *rt_permute(rt_graph *g, rt_node *x, int ndim, const int *perm);
 rt_node *rt_concat(rt_graph *g, int n, rt_node *const *xs, int axis);
 /* [start, end) along axis; negative indices count from the end. */
 rt_node *rt_slice(rt_graph *g, rt_node *x, int axis, int64_t start, int64_t end);
+/* Insert a new axis of length n at `axis` (0..ndim) and copy x along it:
+ * (B, D) -> axis 1, n T -> (B, T, D), as x.unsqueeze(axis).expand(...). */
+rt_node *rt_repeat(rt_graph *g, rt_node *x, int axis, int64_t n);
 /* x (B, T, C), cls (1, 1, C) or (C) -> (B, 1 + T, C), cls first. */
 rt_node *rt_cls_concat(rt_graph *g, rt_node *x, rt_node *cls);
 

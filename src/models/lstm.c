@@ -13,11 +13,7 @@
  * (B, T, D) -> decoder (nn.LSTM(D, decoder.hidden, decoder.layers,
  * batch_first=True)) -> reconstruct Linear(decoder.hidden, F) per frame
  * -> (B, T, F).
- *
- * The repeat is an exact outer product: ones (B, T, 1) @ embedding
- * (B, 1, D), the ones being a softmax over a length-1 axis (of the input's
- * first feature; its gradient to the input is exactly zero). It needs
- * finite inputs, which any usable input is.
+ * The repeat is rt_repeat (embedding.unsqueeze(1).expand(B, T, D)).
  *
  * Fields, defaults in ():
  *   "hidden"      encoder hidden size (required)
@@ -101,13 +97,6 @@ static rt_node *lstm_stack(rt_graph *g, rt_node *h, const char *name, int64_t in
     return h;
 }
 
-/* Repeat z (B, D) over the T steps of x (B, T, F): ones (B, T, 1) @ z (B, 1, D). */
-static rt_node *repeat_steps(rt_graph *g, rt_node *z, rt_node *x, int64_t D)
-{
-    rt_node *ones = rt_softmax(g, rt_slice(g, x, 2, 0, 1)); /* softmax over a length-1 axis: exactly 1 */
-    return rt_matmul(g, ones, rt_reshape(g, z, RT_DIMS(-1, 1, D)), false, false);
-}
-
 static rt_node *lstm_build(rt_graph *g, const rt_model *m, rt_node *x)
 {
     const struct lstm_settings *s = m->settings;
@@ -121,7 +110,7 @@ static rt_node *lstm_build(rt_graph *g, const rt_model *m, rt_node *x)
     rt_node *recon = NULL;
     if (s->decoder) {
         rt_graph_scope(g, "%s", "");
-        rt_node *d = repeat_steps(g, e, x, D);
+        rt_node *d = rt_repeat(g, e, 1, T);
         d = lstm_stack(g, d, "decoder", D, s->dec_hidden, s->dec_layers, s->dropout, NULL);
         recon = rt_tag(rt_nn_linear(g, d, "reconstruct", s->dec_hidden, F, true), "reconstruction");
     }
