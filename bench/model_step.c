@@ -14,6 +14,8 @@
  * graph's per-node profile (a separate profiled run, so the medians above
  * carry no timing overhead).
  */
+#include "bench.h"
+
 #include "core/graph.h"
 #include "core/ops.h"
 #include "core/rng.h"
@@ -23,22 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define MAX_RUNS 200
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void fill_normal(float *x, int64_t n, uint64_t seed)
 {
@@ -52,26 +39,14 @@ struct step {
     bool train;
 };
 
-static void run_step(struct step *s)
+static void run_step(void *p)
 {
+    struct step *s = p;
     rt_graph_forward(s->g);
     if (s->train) {
         rt_params_zero_grad(s->g->params);
         rt_graph_backward_seed(s->g, s->out, s->dout);
     }
-}
-
-static double median_ms(struct step *s, int runs)
-{
-    double t[MAX_RUNS];
-    for (int i = 0; i < 2; i++) run_step(s);
-    for (int i = 0; i < runs; i++) {
-        double t0 = now_ms();
-        run_step(s);
-        t[i] = now_ms() - t0;
-    }
-    qsort(t, (size_t)runs, sizeof t[0], cmp_double);
-    return runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
 }
 
 static struct step make_step(rt_model *m, int64_t batch, bool train)
@@ -137,9 +112,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!path || batch < 1 || runs < 1 || runs > MAX_RUNS) {
+    if (!path || batch < 1 || runs < 1 || runs > BENCH_MAX_RUNS) {
         fprintf(stderr, "usage: model_step CONFIG|MODEL [--batch N] [--runs 1..%d] [--threads N] [--top K]\n",
-                MAX_RUNS);
+                BENCH_MAX_RUNS);
         return 2;
     }
     rt_model *m;
@@ -150,7 +125,7 @@ int main(int argc, char **argv)
     struct step inf = make_step(m, batch, false), tr = make_step(m, batch, true);
     int64_t macs = 0;
     for (int i = 0; i < inf.g->n_nodes; i++) macs += rt_node_macs(inf.g->nodes[i]);
-    double ti = median_ms(&inf, (int)runs), tt = median_ms(&tr, (int)runs);
+    double ti = bench_median_ms(run_step, &inf, 2, (int)runs), tt = bench_median_ms(run_step, &tr, 2, (int)runs);
     printf("%s: batch %ld, %d threads, median of %ld runs\n", m->name, batch, rt_threads_get(), runs);
     printf("  inference      %9.2f ms  %9.1f samples/s  %7.1f GFLOP/s\n", ti, batch * 1e3 / ti,
            2.0 * (double)macs / ti * 1e-6);

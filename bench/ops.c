@@ -18,42 +18,18 @@
 #include "core/rng.h"
 #include "core/threads.h"
 
+#include "bench.h"
+
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define MAX_RUNS 1000
 
 static int g_runs = 20, g_warm = 3;
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median ms of fn(ctx) over g_runs runs after g_warm warm-up runs. */
-static double time_median(void (*fn)(void *), void *ctx)
-{
-    double t[MAX_RUNS];
-    for (int i = 0; i < g_warm; i++) fn(ctx);
-    for (int i = 0; i < g_runs; i++) {
-        double t0 = now_ms();
-        fn(ctx);
-        t[i] = now_ms() - t0;
-    }
-    qsort(t, (size_t)g_runs, sizeof t[0], cmp_double);
-    return g_runs % 2 ? t[g_runs / 2] : 0.5 * (t[g_runs / 2 - 1] + t[g_runs / 2]);
-}
+static double time_median(void (*fn)(void *), void *ctx) { return bench_median_ms(fn, ctx, g_warm, g_runs); }
 
 /* ---- the SGEMM reference ---- */
 
@@ -281,7 +257,7 @@ int main(int argc, char **argv)
             g_warm = 1;
         } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
             g_runs = atoi(argv[++i]);
-            if (g_runs < 1 || g_runs > MAX_RUNS) usage();
+            if (g_runs < 1 || g_runs > BENCH_MAX_RUNS) usage();
         } else {
             usage();
         }

@@ -35,6 +35,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define HAVE_X86 1
+#include "core/simd_exp.h"
 #endif
 
 #define PAR_MIN 32768 /* elements below which elementwise loops stay serial */
@@ -66,20 +67,7 @@ static void softmax_rows_scalar(float *x, int64_t rows, int64_t n)
  * Below -87 the result is clamped to exp(-87) ~ 1.6e-38 (scalar: ~0). */
 __attribute__((target("avx2,fma"))) static __m256 exp_neg_avx2(__m256 x)
 {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    return rt_exp_core_avx2(_mm256_max_ps(x, _mm256_set1_ps(-87.f)));
 }
 
 __attribute__((target("avx2,fma"))) static float hsum256(__m256 v)
@@ -147,40 +135,6 @@ static void softmax_rows_backward(float *dp, const float *p, int64_t rows, int64
     }
 }
 
-/* y (M, N) = x (M, K) w^T (w (N, K)) + b (N, or NULL) */
-static void gemm_bias(float *y, const float *x, const float *w, const float *b, int64_t M, int64_t K, int64_t N)
-{
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.f, x, (int)K, w, (int)K, 0.f,
-                y, (int)N);
-    if (!b) return;
-#pragma omp parallel for if (M * N > PAR_MIN)
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t j = 0; j < N; j++) y[m * N + j] += b[j];
-}
-
-/* dy (M, N) -> dx (M, K) += dy w; dw (N, K) += dy^T x; db (N) += colsum dy (each optional) */
-static void gemm_bias_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
-                               int64_t M, int64_t K, int64_t N)
-{
-    if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)K, (int)N, 1.f, dy, (int)N, w, (int)K,
-                    1.f, dx, (int)K);
-    if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)K, (int)M, 1.f, dy, (int)N, x, (int)K,
-                    1.f, dw, (int)K);
-    if (db) { /* column sums in blocks of 64 columns: rows are read contiguously */
-        int64_t nblk = (N + 63) / 64;
-#pragma omp parallel for if (M * N > PAR_MIN)
-        for (int64_t blk = 0; blk < nblk; blk++) {
-            double s[64] = {0};
-            int64_t j0 = blk * 64, nj = N - j0 < 64 ? N - j0 : 64;
-            for (int64_t m = 0; m < M; m++)
-                for (int64_t j = 0; j < nj; j++) s[j] += dy[m * N + j0 + j];
-            for (int64_t j = 0; j < nj; j++) db[j0 + j] += (float)s[j];
-        }
-    }
-}
-
 /* qkv (B, T, 3C) -> probs (B, H, T, T), ctx (B, T, C) */
 static void attn_core_forward(float *probs, float *ctx, const float *qkv, const struct attn_dims *d)
 {
@@ -206,9 +160,9 @@ void rt_attention_forward(float *out, float *qkv, float *probs, float *ctx, cons
                           int64_t H)
 {
     struct attn_dims d = {B, T, C, H, C / H};
-    gemm_bias(qkv, x, w_qkv, b_qkv, B * T, C, 3 * C);
+    rt_linear_forward(qkv, x, w_qkv, b_qkv, B * T, C, 3 * C);
     attn_core_forward(probs, ctx, qkv, &d);
-    gemm_bias(out, ctx, w_o, b_o, B * T, C, C);
+    rt_linear_forward(out, ctx, w_o, b_o, B * T, C, C);
 }
 
 /* dctx (B,T,C), dmap (B,T,T) or NULL -> dqkv (B,T,3C) (overwritten, every
@@ -251,12 +205,12 @@ void rt_attention_backward(float *dx, float *dw_qkv, float *db_qkv, float *dw_o,
     struct attn_dims d = {B, T, C, H, C / H};
     int64_t M = B * T;
     float *dqkv = work, *dctx = work + M * 3 * C, *dprobs = dctx + M * C;
-    gemm_bias_backward(NULL, dw_o, db_o, dout, ctx, w_o, M, C, C);
+    rt_linear_backward(NULL, dw_o, db_o, dout, ctx, w_o, M, C, C);
     if (!dx && !dw_qkv && !db_qkv) return;
     memset(dctx, 0, (size_t)(M * C) * sizeof(float));
-    gemm_bias_backward(dctx, NULL, NULL, dout, ctx, w_o, M, C, C);
+    rt_linear_backward(dctx, NULL, NULL, dout, ctx, w_o, M, C, C);
     attn_core_backward(dqkv, dprobs, dctx, dmap, qkv, probs, &d);
-    gemm_bias_backward(dx, dw_qkv, db_qkv, dqkv, x, w_qkv, M, C, 3 * C);
+    rt_linear_backward(dx, dw_qkv, db_qkv, dqkv, x, w_qkv, M, C, 3 * C);
 }
 
 /* probs (B,H,T,T) -> map (B,T,T), the mean over heads */

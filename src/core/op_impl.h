@@ -91,6 +91,10 @@ void rt_conv2d_bias_backward(float *db, const float *dy, int64_t B, int64_t OC, 
 
 /* k_act.c's l2_norm rows, also used by k_loss.c (aam_softmax): x (M, C) ->
  * y = x / max(||x||, eps), norm (M) = ||x||; backward adds into dx. */
+/* k_basic.c's linear kernels, shared with the attention projections. */
+void rt_linear_forward(float *y, const float *x, const float *w, const float *b, int64_t M, int64_t K, int64_t N);
+void rt_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                        int64_t M, int64_t K, int64_t N);
 void rt_l2_norm_forward(float *y, float *norm, const float *x, int64_t M, int64_t C, float eps);
 void rt_l2_norm_backward(float *dx, const float *dy, const float *y, const float *norm, int64_t M, int64_t C,
                          float eps);
