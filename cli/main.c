@@ -18,6 +18,7 @@ static const struct cli_command commands[] = {
     {"train", cmd_train, "train a model from a recipe into a run directory (resumable)"},
     {"init", cmd_init, "write a freshly initialised model file from a config"},
     {"eval", cmd_eval, "run a model over a dataset: accuracy, CCC, MSE, ... of its task"},
+    {"bench", cmd_bench, "load time, latency percentiles, throughput, peak memory; speedups"},
     {"features", cmd_features, "audio front end: WAV/FLAC/OGG -> log-mel .npy"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
