@@ -25,9 +25,7 @@
 #define RT_QUANT_PLAN_H
 
 #include "core/graph.h"
-
-#define RT_Q4_BLOCK 32
-#define RT_Q4_BLOCK_BYTES 18 /* f16 scale + 16 bytes of nibbles */
+#include "quant/qgemm.h" /* RT_Q4_BLOCK, RT_Q4_BLOCK_BYTES */
 
 enum rt_qfmt { RT_QFMT_F32 = 0, RT_QFMT_F16, RT_QFMT_I8_ROW, RT_QFMT_Q4_BLOCK32 };
 
