@@ -8,12 +8,16 @@
 
 static _Thread_local char rt_err_buf[1024];
 
+/* Formatted into a scratch buffer first: callers may pass rt_errmsg() as an argument
+ * ("%s: %s", path, rt_errmsg()), which vsnprintf must not read while writing it. */
 rt_status rt_error(rt_status s, const char *fmt, ...)
 {
+    char tmp[sizeof rt_err_buf];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(rt_err_buf, sizeof rt_err_buf, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(rt_err_buf, tmp, sizeof tmp);
     return s;
 }
 

@@ -10,6 +10,7 @@
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "data/idx.h"
+#include "data/manifest.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
 
@@ -27,6 +28,10 @@ void rt_dataset_free(rt_dataset *ds)
     free(ds->x);
     free(ds->label);
     free(ds->y);
+    free(ds->full);
+    free(ds->full_off);
+    free(ds->full_len);
+    free(ds->skipped);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -324,9 +329,11 @@ rt_status rt_dataset_open(rt_dataset *ds, const char *spec)
     else if (!strncmp(spec, "npy:", 4) && split_pair(spec + 4, a, b, sizeof a)) s = open_npy(ds, a, b);
     else if (!strncmp(spec, "st:", 3)) s = open_st(ds, spec + 3);
     else if (ends_with(spec, ".safetensors")) s = open_st(ds, spec);
+    else if (!strncmp(spec, "manifest:", 9)) s = rt_manifest_open_spec(ds, spec + 9);
     else
         return rt_error(RT_ERR_ARG, "%s: unknown dataset spec (fmnist:train|test, mnist:train|test, "
-                                    "idx:IMAGES,LABELS, npy:X,Y, PATH.safetensors, st:PATH)", spec);
+                                    "idx:IMAGES,LABELS, npy:X,Y, PATH.safetensors, st:PATH, "
+                                    "manifest:PATH.csv?K=V&...)", spec);
     if (s == RT_OK) snprintf(ds->source, sizeof ds->source, "%s", spec);
     return s;
 }
@@ -379,6 +386,7 @@ static int64_t compact(rt_dataset *ds, const bool *keep)
         memmove(ds->x + m * ds->x_size, ds->x + i * ds->x_size, (size_t)ds->x_size * sizeof(float));
         if (ds->label) ds->label[m] = ds->label[i];
         if (ds->y) memmove(ds->y + m * ds->y_size, ds->y + i * ds->y_size, (size_t)ds->y_size * sizeof(float));
+        if (ds->full) ds->full_off[m] = ds->full_off[i], ds->full_len[m] = ds->full_len[i];
         m++;
     }
     return m;

@@ -18,8 +18,16 @@
  *     idx:IMAGES,LABELS           any IDX pair (gzipped or plain)
  *     npy:X,Y                     two .npy files (any dtype npy.h reads)
  *     PATH.safetensors            tensors "x" and "y" (st:PATH for another name)
+ *     manifest:PATH.csv?K=V&...   audio files listed in a CSV manifest, as log-mel
+ *                                 features (manifest.h, docs/audio.md), e.g.
+ *                                 manifest:train.csv?preset=speaker&crop=200
  *
- * Paths inside idx: and npy: must not contain a comma.
+ * Paths inside idx: and npy: must not contain a comma, a manifest path no '?'.
+ *
+ * Audio manifests may set crop (ds.crop frames: ds.x holds centre windows,
+ * ds.full the whole utterances the loader cuts random windows from),
+ * SpecAugment masks for training batches (ds.specaug) and skip bad rows
+ * (ds.n_skipped, ds.skipped). Other sources leave these zero.
  *
  * x: IDX images are uint8 and scaled to x / 255 (range [0, 1]); .npy and
  * .safetensors x are taken as they are (converted to float32). Mean/std
@@ -44,6 +52,7 @@
 #define RT_DATASET_H
 
 #include "core/error.h"
+#include "data/specaug.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -64,6 +73,13 @@ typedef struct rt_dataset {
     int64_t y_size;                        /* floats per target (0 for classification) */
     float *y;                              /* n * y_size, or NULL; owned */
     char source[256];                      /* the spec, for messages */
+    /* Audio manifests (manifest.h); zero for other sources. */
+    int64_t crop;                          /* > 0: samples are crop-frame windows of longer utterances */
+    float *full;                           /* crop > 0: sample i is x_size / crop rows of full_len[i] */
+    int64_t *full_off, *full_len;          /* frames at full + full_off[i]; owned */
+    rt_specaug specaug;                    /* masks the loader applies to training batches */
+    int64_t n_skipped;                     /* bad manifest rows left out (on_bad_row=skip) */
+    char *skipped;                         /* "<manifest>:<line>: <problem>\n" per skipped row; owned */
 } rt_dataset;
 
 /* Open a dataset from a spec (see above). *ds is zeroed on error. */

@@ -4,10 +4,15 @@
  */
 #include "data/loader.h"
 
+#include "core/rng.h"
+#include "data/manifest.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #define LOADER_STREAM 0x10ADE2u
+#define CROP_STREAM 0xC409u
+#define TAG_CROP ((uint64_t)0xC7 << 56)
 
 static void draw_order(rt_loader *ld)
 {
@@ -46,16 +51,33 @@ int64_t rt_loader_y_size(const rt_loader *ld)
     return ld->ds->n_classes > 0 ? ld->ds->n_classes : ld->ds->y_size;
 }
 
+/* A crop dataset's sample src as a random window of its utterance into xd: the start is
+ * uniform over the utterance, a pure function of (seed, epoch, src). */
+static void crop_row(const rt_loader *ld, float *xd, int64_t src)
+{
+    const rt_dataset *ds = ld->ds;
+    int64_t len = ds->full_len[src], span = len - ds->crop + 1;
+    uint32_t r[4];
+    rt_philox4x32(ld->o.seed, TAG_CROP | (uint64_t)src, CROP_STREAM, (uint32_t)ld->epoch, r);
+    uint64_t u = ((uint64_t)r[0] << 32) | r[1];
+    rt_manifest_window(xd, ds->full + ds->full_off[src], ds->x_size / ds->crop, len,
+                       (int64_t)(u % (uint64_t)span), ds->crop);
+}
+
 /* Copy sample `src` into row r of b. */
 static void fill_row(const rt_loader *ld, rt_batch *b, int64_t r, int64_t src, int64_t ys)
 {
     const rt_dataset *ds = ld->ds;
     const float *xs = ds->x + src * ds->x_size;
     float *xd = b->x + r * ds->x_size;
+    if (ds->full) {
+        crop_row(ld, xd, src);
+        xs = xd;
+    }
     if (ld->o.std > 0) {
         float m = ld->o.mean, inv = 1.f / ld->o.std;
         for (int64_t k = 0; k < ds->x_size; k++) xd[k] = (xs[k] - m) * inv;
-    } else {
+    } else if (xs != xd) {
         memcpy(xd, xs, (size_t)ds->x_size * sizeof(float));
     }
     if (ds->label) {
@@ -82,6 +104,12 @@ bool rt_loader_next(rt_loader *ld, rt_batch *b)
     int64_t start = ld->next * ld->o.batch, n = ds->n - start, ys = rt_loader_y_size(ld);
     if (n > ld->o.batch) n = ld->o.batch;
     for (int64_t r = 0; r < n; r++) fill_row(ld, b, r, ld->order[start + r], ys);
+    if (rt_specaug_active(&ds->specaug) && ds->x_ndim >= 2) {
+        int64_t cols = ds->x_shape[ds->x_ndim - 1], rows = ds->x_shape[ds->x_ndim - 2];
+        for (int64_t r = 0; r < n; r++)
+            rt_specaug_apply(&ds->specaug, b->x + r * ds->x_size, ds->x_size / (rows * cols), rows, cols,
+                             ld->o.aug.seed, ld->epoch, (uint64_t)ld->next, (uint64_t)r);
+    }
     int64_t pad = b->cap - n;
     memset(b->x + n * ds->x_size, 0, (size_t)(pad * ds->x_size) * sizeof(float));
     if (b->y) memset(b->y + n * ys, 0, (size_t)(pad * ys) * sizeof(float));

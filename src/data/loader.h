@@ -31,6 +31,12 @@
  * The augmentation
  * of opts.aug runs on every batch with (aug.seed, epoch, batch index).
  *
+ * Audio datasets (manifest.h): with ds->crop, row r gets a window of crop
+ * frames of its utterance starting uniformly in [0, len - crop], drawn from
+ * Philox under (opts.seed, epoch, sample index): the same on a resume, new
+ * each epoch. ds->specaug masks each row after normalisation and before
+ * opts.aug, with (aug.seed, epoch, batch index, row) (specaug.h).
+ *
  * rt_loader_next returns false once at the end of each epoch and moves to
  * the next epoch (its order is drawn then).
  */
