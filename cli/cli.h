@@ -24,7 +24,25 @@ bool cli_wants_help(int argc, char **argv);
 /* Parse a positive integer option value; on error prints and returns false. */
 bool cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out);
 
+/* A recipe and overrides (`retort train`, `distill`, `teacher-cache`):
+ * RECIPE [--set KEY=VALUE]... [--out DIR] [--subset F] [--resume] [--quiet],
+ * and with `distill`: [--alpha A|auto] [--teacher F] [--cache F] [--baseline] [-o F].
+ * Returns 0, or the exit code after printing the error. */
+#define CLI_MAX_SETS 64
+#include "train/train.h"
+struct cli_recipe_args {
+    const char *recipe, *output;
+    const char *sets[CLI_MAX_SETS];
+    char own[CLI_MAX_SETS][600];
+    int n_sets;
+    bool baseline;
+    rt_train_opts opts;
+};
+int cli_recipe_args(int argc, char **argv, const char *cmd, bool distill, struct cli_recipe_args *ra);
+
 int cmd_features(int argc, char **argv);
+int cmd_distill(int argc, char **argv);
+int cmd_teacher_cache(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_init(int argc, char **argv);

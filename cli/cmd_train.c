@@ -11,9 +11,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
-
-#define MAX_SETS 64
 
 static const char usage[] =
     "usage: retort train RECIPE [--set KEY=VALUE]... [--out DIR] [--subset F] [--resume] [--quiet]\n\n"
@@ -33,34 +30,16 @@ int cmd_train(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
-    const char *recipe = NULL, *sets[MAX_SETS];
-    char out_set[600], subset_set[64];
-    int n_sets = 0;
-    rt_train_opts o = {.progress = isatty(2) != 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool takes = !strcmp(a, "--set") || !strcmp(a, "--out") || !strcmp(a, "--subset");
-        if (takes && i + 1 >= argc) return cli_fail(2, "train: %s needs a value", a);
-        if (takes && n_sets >= MAX_SETS) return cli_fail(2, "train: more than %d overrides", MAX_SETS);
-        if (!strcmp(a, "--set")) sets[n_sets++] = argv[++i];
-        else if (!strcmp(a, "--out")) {
-            snprintf(out_set, sizeof out_set, "out=\"%s\"", argv[++i]);
-            sets[n_sets++] = out_set;
-        } else if (!strcmp(a, "--subset")) {
-            snprintf(subset_set, sizeof subset_set, "data.subset=%s", argv[++i]);
-            sets[n_sets++] = subset_set;
-        } else if (!strcmp(a, "--resume")) o.resume = true;
-        else if (!strcmp(a, "--quiet")) o.quiet = true;
-        else if (a[0] == '-' && a[1]) return cli_fail(2, "train: unknown option '%s' (see retort train --help)", a);
-        else if (!recipe) recipe = a;
-        else return cli_fail(2, "train: more than one recipe ('%s' and '%s')", recipe, a);
-    }
-    if (!recipe) return cli_fail(2, "train: no recipe (usage: retort train RECIPE)");
+    struct cli_recipe_args ra;
+    int rc = cli_recipe_args(argc, argv, "train", false, &ra);
+    if (rc) return rc;
     rt_recipe r;
-    if (rt_recipe_load(&r, recipe, sets, n_sets) != RT_OK) return cli_fail(1, "%s", rt_errmsg());
+    if (rt_recipe_load(&r, ra.recipe, ra.sets, ra.n_sets) != RT_OK) return cli_fail(1, "%s", rt_errmsg());
     rt_train_result res;
-    rt_status s = rt_train_run(&r, &o, &res);
-    if (s == RT_OK && !o.quiet)
+    rt_status s = r.kd.on ? rt_error(RT_ERR_ARG, "%s: a distillation recipe (\"distill\"): use `retort distill`",
+                                     ra.recipe)
+                          : rt_train_run(&r, &ra.opts, &res);
+    if (s == RT_OK && !ra.opts.quiet)
         printf("done: %lld steps in %.1f s; %s/model.safetensors\n", (long long)res.steps, res.seconds, r.out);
     rt_recipe_free(&r);
     return s == RT_OK ? 0 : cli_fail(1, "%s", rt_errmsg());

@@ -16,6 +16,8 @@ static const struct cli_command commands[] = {
     {"summary", cmd_summary, "exact parameters, bytes, MACs and memory of a config or model"},
     {"compare", cmd_compare, "two models side by side, with compression ratios per component"},
     {"train", cmd_train, "train a model from a recipe into a run directory (resumable)"},
+    {"distill", cmd_distill, "train a student from a teacher with distillation terms (+ --baseline)"},
+    {"teacher-cache", cmd_teacher_cache, "write a teacher's taps over a recipe's data for offline distillation"},
     {"init", cmd_init, "write a freshly initialised model file from a config"},
     {"eval", cmd_eval, "run a model over a dataset: accuracy, CCC, MSE, ... of its task"},
     {"bench", cmd_bench, "load time, latency percentiles, throughput, peak memory; speedups"},
@@ -60,7 +62,7 @@ static void usage(FILE *f)
                "retort %s - knowledge distillation and model compression in C\n\n"
                "commands:\n", RT_VERSION);
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nglobal options:\n"
                "  --threads N  worker threads for kernels and GEMM (default: all cores,\n"
                "               or OMP_NUM_THREADS)\n"

@@ -317,6 +317,19 @@ static size_t plan_act(rt_graph *g, size_t *off, bool reuse)
     return total;
 }
 
+/* Point the parameter leaves into the store (again, after the store grew). */
+static void bind_params(rt_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        rt_node *n = g->nodes[i];
+        if (n->op != RT_OP_PARAM) continue;
+        const rt_param_view *v = &g->params->views[n->param];
+        n->out.data = rt_params_data(g->params, v);
+        n->grad = (g->plan == RT_PLAN_TRAIN && n->requires_grad) ? rt_params_gradv(g->params, v) : NULL;
+    }
+    g->params_gen = g->params->gen;
+}
+
 rt_status rt_graph_plan(rt_graph *g, enum rt_plan plan)
 {
     if (g->status != RT_OK) return rt_graph_status(g);
@@ -357,14 +370,11 @@ rt_status rt_graph_plan(rt_graph *g, enum rt_plan plan)
     g->grad_floats = grads;
     g->work_floats = work;
     size_t go = 0;
+    g->plan = plan;
+    bind_params(g);
     for (int i = 0; i < g->n_nodes; i++) {
         rt_node *n = g->nodes[i];
-        if (n->op == RT_OP_PARAM) {
-            const rt_param_view *v = &g->params->views[n->param];
-            n->out.data = rt_params_data(g->params, v);
-            n->grad = (plan == RT_PLAN_TRAIN && n->requires_grad) ? rt_params_gradv(g->params, v) : NULL;
-            continue;
-        }
+        if (n->op == RT_OP_PARAM) continue;
         n->out.data = g->act + off[i];
         n->saved = n->n_saved ? g->act + off[i] + align_up((size_t)rt_numel(n)) : NULL;
         if (plan == RT_PLAN_TRAIN && n->requires_grad) {
@@ -375,7 +385,6 @@ rt_status rt_graph_plan(rt_graph *g, enum rt_plan plan)
         }
     }
     free(off);
-    g->plan = plan;
     g->planned = true;
     return RT_OK;
 }
@@ -397,6 +406,7 @@ static double now_s(void) { return omp_get_wtime(); }
 rt_status rt_graph_forward(rt_graph *g)
 {
     if (!g->planned) return rt_error(RT_ERR_ARG, "graph: forward before rt_graph_plan()");
+    if (g->params_gen != g->params->gen) bind_params(g);
     for (int i = 0; i < g->n_nodes; i++) {
         rt_node *n = g->nodes[i];
         double t0 = g->prof ? now_s() : 0;
@@ -410,6 +420,7 @@ static rt_status backward_from(rt_graph *g, rt_node *out, const float *dout)
 {
     if (!g->planned || g->plan != RT_PLAN_TRAIN)
         return rt_error(RT_ERR_ARG, "graph: backward needs a graph planned with RT_PLAN_TRAIN");
+    if (g->params_gen != g->params->gen) bind_params(g);
     if (!out->requires_grad || !out->grad) {
         char d[160];
         return rt_error(RT_ERR_ARG, "graph: backward from %s, which depends on no trainable value",

@@ -78,6 +78,7 @@ struct rt_graph {
     float *work; size_t work_floats;
     unsigned char *on_path;    /* n_nodes flags: ancestors of the node backward starts from */
     double *prof;              /* NULL, or 2 x n_nodes seconds (forward, backward) accumulated per node */
+    unsigned params_gen;       /* the store's generation the parameter leaves point into */
 };
 
 rt_graph *rt_graph_new(rt_params *params);

@@ -66,7 +66,7 @@ rt_status rt_params_declare(rt_params *p, const char *name, enum rt_param_kind k
         if (index) *index = (int)(old - p->views);
         return RT_OK;
     }
-    if (rt_params_allocated(p))
+    if (rt_params_allocated(p) && !p->growable)
         return rt_error(RT_ERR_ARG, "parameter '%s' declared after the store was allocated", name);
     if (p->n_views == p->cap_views) {
         int cap = p->cap_views ? 2 * p->cap_views : 64;
@@ -94,19 +94,35 @@ rt_status rt_params_declare(rt_params *p, const char *name, enum rt_param_kind k
 
 rt_status rt_params_alloc(rt_params *p)
 {
-    if (rt_params_allocated(p)) return RT_OK;
-    p->data = rt_alloc_aligned(p->numel * sizeof(float));
-    p->grad = rt_alloc_aligned(p->numel * sizeof(float));
-    p->buf = rt_alloc_aligned(p->buf_numel * sizeof(float));
-    if (!p->data || !p->grad || !p->buf) {
-        rt_free_aligned(p->data);
-        rt_free_aligned(p->grad);
-        rt_free_aligned(p->buf);
-        p->data = p->grad = p->buf = NULL;
+    bool fresh = !rt_params_allocated(p);
+    if (!fresh && p->numel == p->alloc_numel && p->buf_numel == p->alloc_buf_numel) return RT_OK;
+    /* First allocation or growth: all-or-nothing; new room is zeroed, old values are copied. */
+    float *d = rt_alloc_aligned(p->numel * sizeof(float)), *g = rt_alloc_aligned(p->numel * sizeof(float));
+    float *b = rt_alloc_aligned(p->buf_numel * sizeof(float));
+    if (!d || !g || !b) {
+        rt_free_aligned(d);
+        rt_free_aligned(g);
+        rt_free_aligned(b);
         return rt_error(RT_ERR_NOMEM, "parameters: cannot allocate %zu floats", 2 * p->numel + p->buf_numel);
     }
+    if (!fresh) {
+        memcpy(d, p->data, p->alloc_numel * sizeof(float));
+        memcpy(g, p->grad, p->alloc_numel * sizeof(float));
+        memcpy(b, p->buf, p->alloc_buf_numel * sizeof(float));
+        p->gen++;
+    }
+    rt_free_aligned(p->data);
+    rt_free_aligned(p->grad);
+    rt_free_aligned(p->buf);
+    p->data = d, p->grad = g, p->buf = b;
+    p->alloc_numel = p->numel;
+    p->alloc_buf_numel = p->buf_numel;
     return RT_OK;
 }
+
+void rt_params_allow_growth(rt_params *p, bool on) { p->growable = on; }
+
+bool rt_params_is_aux(const rt_param_view *v) { return !strncmp(v->name, RT_AUX_PREFIX, strlen(RT_AUX_PREFIX)); }
 
 float *rt_params_data(const rt_params *p, const rt_param_view *v)
 {
@@ -118,10 +134,12 @@ float *rt_params_gradv(const rt_params *p, const rt_param_view *v)
     return v->kind == RT_PARAM ? p->grad + v->offset : NULL;
 }
 
-void rt_params_init(rt_params *p, uint64_t seed)
+void rt_params_init(rt_params *p, uint64_t seed) { rt_params_init_from(p, seed, 0); }
+
+void rt_params_init_from(rt_params *p, uint64_t seed, int first)
 {
     RT_ASSERT(rt_params_allocated(p));
-    for (int vi = 0; vi < p->n_views; vi++) {
+    for (int vi = first; vi < p->n_views; vi++) {
         const rt_param_view *v = &p->views[vi];
         float *x = rt_params_data(p, v);
         float a = v->init.a;
@@ -156,6 +174,7 @@ size_t rt_params_count(const rt_params *p, enum rt_param_kind kind, bool frozen)
 {
     size_t n = 0;
     for (int i = 0; i < p->n_views; i++)
-        if (p->views[i].kind == kind && p->views[i].frozen == frozen) n += p->views[i].numel;
+        if (p->views[i].kind == kind && p->views[i].frozen == frozen && !rt_params_is_aux(&p->views[i]))
+            n += p->views[i].numel;
     return n;
 }

@@ -13,6 +13,14 @@
  *     rt_params_declare(p, "fc.weight", RT_PARAM, RT_DIMS(10, 784), rt_init_uniform(1/28.f), NULL);
  *     rt_params_alloc(p);  rt_params_init(p, 42);
  *     float *w = rt_params_view(p, "fc.weight")->data ...
+ *
+ * Auxiliary parameters: views named "aux." (RT_AUX_PREFIX) are trained with
+ * the model but are not part of it (distillation's projections): model
+ * files leave them out, checkpoints keep them. A store allocated once can
+ * grow when rt_params_allow_growth() was called: views declared later are
+ * appended (existing offsets and values unchanged), the next rt_params_alloc()
+ * moves the buffers and bumps `gen`; graphs rebind their parameter leaves
+ * when they see a new generation.
  */
 #ifndef RT_PARAMS_H
 #define RT_PARAMS_H
@@ -21,6 +29,7 @@
 #include "core/tensor.h"
 
 #define RT_NAME_MAX 96
+#define RT_AUX_PREFIX "aux."
 
 enum rt_param_kind { RT_PARAM = 0, RT_BUFFER = 1 };
 
@@ -62,17 +71,28 @@ typedef struct rt_params {
     size_t numel;     /* trainable floats */
     size_t buf_numel; /* buffer floats */
     float *data, *grad, *buf;
+    size_t alloc_numel, alloc_buf_numel; /* what data/grad and buf hold now */
+    unsigned gen;      /* bumped each time the buffers move (growth) */
+    bool growable;     /* views may be declared after allocation */
 } rt_params;
 
 rt_params *rt_params_new(void);
 void rt_params_free(rt_params *p);
 /* Declare a view, or find an existing one with the same name, kind and shape.
- * Declaring a new view after rt_params_alloc() is an error. *index gets the
+ * Declaring a new view after rt_params_alloc() is an error unless the
+ * store is growable. *index gets the
  * view's index (may be NULL). */
 rt_status rt_params_declare(rt_params *p, const char *name, enum rt_param_kind kind,
                             int ndim, const int64_t *shape, rt_init init, int *index);
-/* Allocate data, grad and buf (64-byte aligned, zeroed). Idempotent. */
+/* Allocate data, grad and buf (64-byte aligned, zeroed). Idempotent; in a
+ * growable store, views declared since the last call get room (zeroed). */
 rt_status rt_params_alloc(rt_params *p);
+/* Let views be declared after allocation (see the top of this file). */
+void rt_params_allow_growth(rt_params *p, bool on);
+/* True for auxiliary views (named RT_AUX_PREFIX...): trained, never saved in a model. */
+bool rt_params_is_aux(const rt_param_view *v);
+/* Initialise views first..n_views-1 from their rules (as rt_params_init does). */
+void rt_params_init_from(rt_params *p, uint64_t seed, int first);
 bool rt_params_allocated(const rt_params *p);
 /* Fill every view from its init rule; a pure function of (seed, view index). */
 void rt_params_init(rt_params *p, uint64_t seed);
@@ -82,7 +102,7 @@ const rt_param_view *rt_params_find(const rt_params *p, const char *name);
 /* Start of a view's values (data or buf) and of its gradient (NULL for buffers). */
 float *rt_params_data(const rt_params *p, const rt_param_view *v);
 float *rt_params_gradv(const rt_params *p, const rt_param_view *v);
-/* Count of trainable / frozen / buffer elements. */
+/* Count of trainable / frozen / buffer elements (auxiliary views excluded). */
 size_t rt_params_count(const rt_params *p, enum rt_param_kind kind, bool frozen);
 
 /* One aligned allocation helper used across the library (zeroed). */

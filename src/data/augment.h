@@ -49,6 +49,7 @@ typedef struct rt_batch {
     int64_t cap;      /* rows the buffers hold (the graph's batch size) */
     int64_t n;        /* out: rows filled (< cap for a partial last batch; rows n..cap-1 are zeroed) */
     float lambda;     /* out: the mixup lambda of this batch (1 without mixup) */
+    const int64_t *idx; /* out: the data set rows of this batch (n; owned by the loader) */
 } rt_batch;
 
 typedef struct rt_augment {

@@ -115,6 +115,7 @@ bool rt_loader_next(rt_loader *ld, rt_batch *b)
     if (b->y) memset(b->y + n * ys, 0, (size_t)(pad * ys) * sizeof(float));
     if (b->label) memset(b->label + n, 0, (size_t)pad * sizeof *b->label);
     b->n = n;
+    b->idx = ld->order + start;
     rt_augment_apply(&ld->o.aug, b, ds->x_size, b->y ? ys : 0, ld->epoch, (uint64_t)ld->next);
     ld->next++;
     return true;

@@ -163,8 +163,8 @@ rt_graph *rt_model_graph(rt_model *m, int64_t batch, enum rt_plan plan)
     return g;
 }
 
-rt_status rt_model_save_ex(const rt_model *m, const char *path, const rt_st_entry *extra, int n_extra,
-                           const rt_st_meta *meta, int n_meta)
+static rt_status save_views(const rt_model *m, const char *path, bool aux, const rt_st_entry *extra, int n_extra,
+                            const rt_st_meta *meta, int n_meta)
 {
     const rt_params *p = m->params;
     rt_st_entry *e = calloc((size_t)(p->n_views + n_extra) + 1, sizeof *e);
@@ -174,21 +174,29 @@ rt_status rt_model_save_ex(const rt_model *m, const char *path, const rt_st_entr
         free(md);
         return rt_error(RT_ERR_NOMEM, "%s: out of memory", path);
     }
+    int ne = 0;
     for (int i = 0; i < p->n_views; i++)
-        e[i] = (rt_st_entry){p->views[i].name, RT_F32, p->views[i].ndim, p->views[i].shape,
-                             rt_params_data(p, &p->views[i])};
-    for (int i = 0; i < n_extra; i++) e[p->n_views + i] = extra[i];
+        if (aux || !rt_params_is_aux(&p->views[i]))
+            e[ne++] = (rt_st_entry){p->views[i].name, RT_F32, p->views[i].ndim, p->views[i].shape,
+                                    rt_params_data(p, &p->views[i])};
+    for (int i = 0; i < n_extra; i++) e[ne++] = extra[i];
     md[0] = (rt_st_meta){"format_version", "1"};
     md[1] = (rt_st_meta){"producer", "retort " RT_VERSION};
     md[2] = (rt_st_meta){"config", m->config};
     for (int i = 0; i < n_meta; i++) md[3 + i] = meta[i];
-    rt_status s = rt_st_write(path, e, p->n_views + n_extra, md, n_meta + 3);
+    rt_status s = rt_st_write(path, e, ne, md, n_meta + 3);
     free(e);
     free(md);
     return s;
 }
 
-rt_status rt_model_save(const rt_model *m, const char *path) { return rt_model_save_ex(m, path, NULL, 0, NULL, 0); }
+rt_status rt_model_save_ex(const rt_model *m, const char *path, const rt_st_entry *extra, int n_extra,
+                           const rt_st_meta *meta, int n_meta)
+{
+    return save_views(m, path, true, extra, n_extra, meta, n_meta);
+}
+
+rt_status rt_model_save(const rt_model *m, const char *path) { return save_views(m, path, false, NULL, 0, NULL, 0); }
 
 rt_status rt_model_load_weights(rt_model *m, const rt_safetensors *st, const char *path, const char *skip_prefix)
 {
@@ -207,7 +215,8 @@ rt_status rt_model_load_weights(rt_model *m, const rt_safetensors *st, const cha
     }
     size_t skip = skip_prefix ? strlen(skip_prefix) : 0;
     for (int i = 0; i < st->n; i++)
-        if (!(skip && !strncmp(st->t[i].name, skip_prefix, skip)) && !rt_params_find(p, st->t[i].name))
+        if (!(skip && !strncmp(st->t[i].name, skip_prefix, skip)) && !rt_params_find(p, st->t[i].name) &&
+            strncmp(st->t[i].name, RT_AUX_PREFIX, strlen(RT_AUX_PREFIX)))
             return rt_error(RT_ERR_FORMAT, "%s: tensor '%s' does not belong to this architecture", path, st->t[i].name);
     return RT_OK;
 }

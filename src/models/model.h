@@ -77,15 +77,17 @@ rt_graph *rt_model_build(rt_model *m, int64_t batch);
 /* Build and plan a graph of batch size `batch`. NULL on error (rt_errmsg). */
 rt_graph *rt_model_graph(rt_model *m, int64_t batch, enum rt_plan plan);
 /* Model files: one safetensors file, weights under their names, buffers too,
- * the config JSON in __metadata__["config"], "format_version": "1". */
+ * the config JSON in __metadata__["config"], "format_version": "1".
+ * Auxiliary views (params.h: "aux.*", distillation projections) are left
+ * out of model files; rt_model_save_ex (checkpoints) keeps them. */
 rt_status rt_model_save(const rt_model *m, const char *path);
 rt_status rt_model_load(rt_model **m, const char *path);
 /* The same file with extra tensors and metadata entries (checkpoints). */
 rt_status rt_model_save_ex(const rt_model *m, const char *path, const rt_st_entry *extra, int n_extra,
                            const rt_st_meta *meta, int n_meta);
 /* Fill m's views from an open file (names, dtypes and shapes checked; every
- * view required). Tensors named skip_prefix... are ignored; any other tensor
- * that is not a view of m is an error. */
+ * view required). Tensors named skip_prefix... or "aux..." that are not
+ * views of m are ignored; any other tensor that is not a view of m is an error. */
 rt_status rt_model_load_weights(rt_model *m, const rt_safetensors *st, const char *path, const char *skip_prefix);
 /* Load a config file or a model file (by content: safetensors or JSON). */
 rt_status rt_model_open(rt_model **m, const char *path, uint64_t seed_if_config);

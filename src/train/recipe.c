@@ -5,6 +5,7 @@
 
 #include "io/config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,108 @@ static void parse_loss(rt_cfg *c, rt_recipe *r)
     rt_cfg_num(c, l, "beta", false, 0, 1e6, &r->beta);
 }
 
+static const char *const kd_kinds[RT_KD_KIND_COUNT + 1] = {"response", "feature", "attention", "embedding", NULL};
+
+const char *rt_kd_kind_name(enum rt_kd_kind k) { return (unsigned)k < RT_KD_KIND_COUNT ? kd_kinds[k] : "?"; }
+
+/* "pairs": [["teacher.tap", "student.tap"], ...] */
+static void parse_pairs(rt_cfg *c, const cJSON *t, int ti, rt_kd_term *k)
+{
+    char key[64];
+    snprintf(key, sizeof key, "distill.terms[%d].pairs", ti);
+    const cJSON *a = rt_cfg_array(c, t, "pairs", k->kind != RT_KD_EMBEDDING);
+    if (!a && c->status == RT_OK) { /* embedding: the models' standard tap */
+        copy_str(k->teacher[0], RT_KD_TAP_MAX, "embedding");
+        copy_str(k->student[0], RT_KD_TAP_MAX, "embedding");
+        k->n_pairs = 1;
+    }
+    if (!a || c->status != RT_OK) return;
+    int n = cJSON_GetArraySize(a);
+    if (n < 1 || n > RT_KD_MAX_PAIRS) {
+        rt_cfg_fail(c, key, "%d pairs (want 1 to %d)", n, RT_KD_MAX_PAIRS);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const cJSON *p = cJSON_GetArrayItem(a, i);
+        const cJSON *te = cJSON_GetArrayItem(p, 0), *st = cJSON_GetArrayItem(p, 1);
+        if (!cJSON_IsArray(p) || cJSON_GetArraySize(p) != 2 || !cJSON_IsString(te) || !cJSON_IsString(st) ||
+            !te->valuestring[0] || !st->valuestring[0] || strlen(te->valuestring) >= RT_KD_TAP_MAX ||
+            strlen(st->valuestring) >= RT_KD_TAP_MAX) {
+            rt_cfg_fail(c, key, "pair %d is not [\"teacher tap\", \"student tap\"] (names under %d characters)", i,
+                        RT_KD_TAP_MAX);
+            return;
+        }
+        copy_str(k->teacher[i], RT_KD_TAP_MAX, te->valuestring);
+        copy_str(k->student[i], RT_KD_TAP_MAX, st->valuestring);
+    }
+    k->n_pairs = n;
+}
+
+static void parse_distill(rt_cfg *c, rt_recipe *r)
+{
+    static const char *const dists[] = {"mse", "cosine", NULL};
+    rt_kd_spec *kd = &r->kd;
+    const cJSON *d = rt_cfg_obj(c, c->root, "distill", false);
+    if (!d) return;
+    kd->on = true;
+    const char *teacher = "", *cache = "";
+    rt_cfg_str(c, d, "teacher", false, NULL, &teacher);
+    rt_cfg_str(c, d, "cache", false, NULL, &cache);
+    if (c->status == RT_OK && !*teacher && !*cache)
+        rt_cfg_fail(c, "distill.teacher", "a teacher model file (or a teacher \"cache\") is required");
+    copy_str(kd->teacher, sizeof kd->teacher, teacher);
+    copy_str(kd->cache, sizeof kd->cache, cache);
+    kd->alpha = 0.5;
+    const cJSON *al = cJSON_GetObjectItemCaseSensitive(d, "alpha");
+    if (cJSON_IsString(al)) {
+        static const char *const autos[] = {"auto", NULL};
+        const char *v = NULL;
+        rt_cfg_str(c, d, "alpha", false, autos, &v);
+        kd->alpha_auto = true;
+        kd->alpha = NAN;
+    } else {
+        rt_cfg_num(c, d, "alpha", false, 0, 1, &kd->alpha);
+    }
+    kd->temperature = 4.0;
+    kd->task_weight = NAN;
+    kd->monitor_every = 50;
+    rt_cfg_num(c, d, "temperature", false, 1e-3, 1e3, &kd->temperature);
+    rt_cfg_num(c, d, "task_weight", false, 0, 1e6, &kd->task_weight);
+    rt_cfg_int(c, d, "monitor_every", false, 0, 1 << 30, &kd->monitor_every);
+    const cJSON *terms = rt_cfg_array(c, d, "terms", true);
+    int n = terms ? cJSON_GetArraySize(terms) : 0;
+    if (c->status == RT_OK && (n < 1 || n > RT_KD_MAX_TERMS))
+        rt_cfg_fail(c, "distill.terms", "%d terms (want 1 to %d)", n, RT_KD_MAX_TERMS);
+    bool response = false;
+    for (int i = 0; i < n && c->status == RT_OK; i++) {
+        const cJSON *t = cJSON_GetArrayItem(terms, i);
+        rt_kd_term *k = &kd->terms[i];
+        const char *kind = NULL, *dist = NULL;
+        rt_cfg_str(c, t, "kind", true, kd_kinds, &kind);
+        if (c->status != RT_OK) break;
+        k->kind = (enum rt_kd_kind)index_of(kd_kinds, kind);
+        k->weight = 1.0;
+        if (k->kind == RT_KD_RESPONSE) {
+            char key[64];
+            snprintf(key, sizeof key, "distill.terms[%d]", i);
+            if (response) rt_cfg_fail(c, key, "a second response term");
+            response = true;
+            k->weight = NAN; /* alpha unless given; teacher and student "output" */
+            rt_cfg_num(c, t, "weight", false, 0, 1e6, &k->weight);
+            continue;
+        }
+        rt_cfg_num(c, t, "weight", false, 0, 1e6, &k->weight);
+        dist = k->kind == RT_KD_EMBEDDING ? "cosine" : "mse";
+        if (k->kind != RT_KD_ATTENTION) rt_cfg_str(c, t, "distance", false, dists, &dist);
+        k->distance = c->status == RT_OK ? (enum rt_kd_distance)index_of(dists, dist) : RT_KD_MSE;
+        rt_cfg_bool(c, t, "normalize", false, &k->normalize);
+        parse_pairs(c, t, i, k);
+    }
+    kd->n_terms = n;
+    if (c->status == RT_OK && (kd->alpha_auto || cJSON_GetObjectItemCaseSensitive(d, "alpha")) && !response)
+        rt_cfg_fail(c, "distill.alpha", "alpha mixes the response term with the task loss: add {\"kind\": \"response\"}");
+}
+
 static rt_status recipe_from_cfg(rt_recipe *r, rt_cfg *c, const char *path, const char *const *sets, int n_sets);
 
 rt_status rt_recipe_load(rt_recipe *r, const char *path, const char *const *sets, int n_sets)
@@ -124,6 +227,7 @@ static rt_status recipe_from_cfg(rt_recipe *r, rt_cfg *cp, const char *path, con
     parse_loss(&c, r);
     parse_optim(&c, r);
     parse_schedule(&c, r);
+    parse_distill(&c, r);
     int64_t seed = 0;
     rt_cfg_int(&c, c.root, "epochs", true, 1, 1 << 20, &r->epochs);
     rt_cfg_int(&c, c.root, "seed", false, 0, INT64_MAX, &seed);

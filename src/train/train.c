@@ -35,6 +35,8 @@ struct tgraph {
 
 struct trainer {
     const rt_recipe *r;
+    const rt_train_hooks *h;
+    char mon_text[160];   /* the monitor's last progress text */
     rt_model *m;
     rt_dataset train, val;
     bool has_val;
@@ -92,6 +94,10 @@ static rt_status build_tgraph(struct trainer *t, int64_t batch, struct tgraph *t
     }
     default:
         return rt_error(RT_ERR_ARG, "%s: unknown loss", r->label);
+    }
+    if (tg->loss && t->h->build) {
+        rt_status s = t->h->build(t->h->ctx, g, batch, tg->loss, &tg->loss);
+        if (s != RT_OK) return s;
     }
     if (!tg->loss || rt_graph_plan(g, RT_PLAN_TRAIN) != RT_OK) {
         rt_status s = rt_graph_status(g);
@@ -252,15 +258,31 @@ static void stage(struct trainer *t, struct tgraph *tg, const rt_batch *b)
     }
 }
 
-static rt_status train_step(struct trainer *t, struct tgraph *tg, double *loss, double *gnorm, double *lr)
+static void log_line(struct trainer *t, cJSON *o);
+
+static rt_status train_step(struct trainer *t, struct tgraph *tg, const rt_batch *b, double *loss, double *gnorm,
+                            double *lr)
 {
     rt_graph *g = tg->g;
     g->step = (uint32_t)t->step;
+    rt_status s = t->h->before_step ? t->h->before_step(t->h->ctx, g, b->idx, b->n) : RT_OK;
+    if (s != RT_OK) return s;
     rt_graph_forward(g);
     *loss = rt_data(tg->loss)[0];
     if (!isfinite(*loss)) return nonfinite(t, g, "loss");
+    if (t->h->monitor && t->h->monitor_every > 0 && t->step % t->h->monitor_every == 0) {
+        cJSON *l = cJSON_CreateObject();
+        cJSON_AddStringToObject(l, "type", "monitor");
+        cJSON_AddNumberToObject(l, "step", (double)t->step);
+        s = t->h->monitor(t->h->ctx, g, t->step, l, t->mon_text, sizeof t->mon_text);
+        if (s != RT_OK) {
+            cJSON_Delete(l);
+            return s;
+        }
+        log_line(t, l);
+    }
     rt_params_zero_grad(t->m->params);
-    rt_status s = rt_graph_backward(g, tg->loss);
+    s = rt_graph_backward(g, tg->loss);
     if (s != RT_OK) return s;
     *gnorm = t->r->clip_grad_norm > 0 ? rt_grad_clip(t->m->params, t->r->clip_grad_norm) : rt_grad_norm(t->m->params);
     if (!isfinite(*gnorm)) return nonfinite(t, g, "gradient");
@@ -293,12 +315,13 @@ static void progress(const struct trainer *t, const rt_train_opts *o, uint64_t e
         char bar[32];
         for (int i = 0; i < w; i++) bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
         bar[w] = 0;
-        fprintf(stderr, "\repoch %llu/%lld [%s] %lld/%lld loss %.4f %.0f samples/s ETA %s   ",
+        fprintf(stderr, "\repoch %llu/%lld [%s] %lld/%lld loss %.4f%s%s %.0f samples/s ETA %s   ",
                 (unsigned long long)epoch + 1, (long long)t->r->epochs, bar, (long long)in_epoch,
-                (long long)t->steps_per_epoch, loss, sps, eta);
+                (long long)t->steps_per_epoch, loss, t->mon_text[0] ? " " : "", t->mon_text, sps, eta);
     } else {
-        printf("epoch %llu/%lld step %lld/%lld loss %.4f %.0f samples/s ETA %s\n", (unsigned long long)epoch + 1,
-               (long long)t->r->epochs, (long long)t->step, (long long)t->total_steps, loss, sps, eta);
+        printf("epoch %llu/%lld step %lld/%lld loss %.4f%s%s %.0f samples/s ETA %s\n", (unsigned long long)epoch + 1,
+               (long long)t->r->epochs, (long long)t->step, (long long)t->total_steps, loss,
+               t->mon_text[0] ? " " : "", t->mon_text, sps, eta);
         fflush(stdout);
     }
 }
@@ -337,6 +360,7 @@ static rt_status end_epoch(struct trainer *t, const rt_train_opts *o, uint64_t e
         cJSON_AddItemToObject(e, "val", rt_eval_report_json(&rep));
         rt_eval_report_free(&rep);
     }
+    if (t->h->epoch_end) t->h->epoch_end(t->h->ctx, (int64_t)epoch, v, t->higher_better, e);
     log_line(t, e);
     res->final_loss = train_loss;
     res->val_metric = v;
@@ -371,7 +395,7 @@ static rt_status run_epochs(struct trainer *t, const rt_train_opts *o, rt_train_
             struct tgraph *tg = b.n == t->full.batch ? &t->full : &t->rem;
             stage(t, tg, &b);
             double loss = 0, gnorm = 0, lr = 0;
-            rt_status s = train_step(t, tg, &loss, &gnorm, &lr);
+            rt_status s = train_step(t, tg, &b, &loss, &gnorm, &lr);
             if (s != RT_OK) return s;
             t->ep_sum += loss;
             t->ep_steps++;
@@ -436,6 +460,7 @@ static rt_status setup(struct trainer *t, const rt_train_opts *o)
     if (s == RT_OK) s = build_tgraph(t, r->batch, &t->full);
     int64_t rem = t->train.n % r->batch;
     if (s == RT_OK && rem && !r->drop_last) s = build_tgraph(t, rem, &t->rem);
+    if (s == RT_OK && t->h->ready) s = t->h->ready(t->h->ctx, t->m, &t->train);
     if (s == RT_OK) s = rt_optim_new(&t->opt, t->m->params, &r->optim);
     if (s != RT_OK) return s;
     t->steps_per_epoch = t->ld.n_batches;
@@ -489,17 +514,26 @@ static void teardown(struct trainer *t)
 
 rt_status rt_train_run(const rt_recipe *r, const rt_train_opts *o, rt_train_result *res)
 {
+    static const rt_train_hooks none = {0};
+    return rt_train_run_with(r, o, &none, res);
+}
+
+rt_status rt_train_run_with(const rt_recipe *r, const rt_train_opts *o, const rt_train_hooks *h,
+                            rt_train_result *res)
+{
     struct trainer t;
     memset(&t, 0, sizeof t);
     memset(res, 0, sizeof *res);
     res->val_metric = NAN;
     t.r = r;
+    t.h = h;
     rt_status s = setup(&t, o);
     res->val_name = t.metric;
     if (s == RT_OK) {
         if (!o->quiet)
-            printf("training %s: %lld parameters, %lld samples, %lld steps/epoch x %lld epochs -> %s\n", t.m->name,
-                   (long long)(rt_params_count(t.m->params, RT_PARAM, false)), (long long)t.train.n,
+            printf("%s %s: %lld parameters, %lld samples, %lld steps/epoch x %lld epochs -> %s\n",
+                   h->verb ? h->verb : "training", t.m->name, (long long)(rt_params_count(t.m->params, RT_PARAM, false)),
+                   (long long)t.train.n,
                    (long long)t.steps_per_epoch, (long long)r->epochs, r->out);
         s = run_epochs(&t, o, res);
     }

@@ -33,6 +33,7 @@
 #ifndef RT_TRAIN_H
 #define RT_TRAIN_H
 
+#include "core/graph.h"
 #include "train/recipe.h"
 
 typedef struct rt_train_opts {
@@ -50,5 +51,35 @@ typedef struct rt_train_result {
 } rt_train_result;
 
 rt_status rt_train_run(const rt_recipe *r, const rt_train_opts *o, rt_train_result *res);
+
+/* Hooks through which another engine (src/distill) runs this same loop
+ * (run directory, logs, checkpoints, resume, progress). All optional. */
+typedef struct rt_model rt_model;
+typedef struct cJSON cJSON;
+struct rt_dataset;
+typedef struct rt_train_hooks {
+    void *ctx;
+    const char *verb;        /* "distilling" in the first line (default "training") */
+    /* Each training graph (one per batch size), after the task loss and
+     * before planning: set *total to the loss to minimise. */
+    rt_status (*build)(void *ctx, rt_graph *g, int64_t batch, rt_node *task_loss, rt_node **total);
+    /* After the graphs are planned (the store may have grown), before the
+     * optimizer and any checkpoint are read; train is the training data. */
+    rt_status (*ready)(void *ctx, rt_model *m, const struct rt_dataset *train);
+    /* Before each step's forward: the batch is in the graph's input; idx
+     * holds its n data set rows. */
+    rt_status (*before_step)(void *ctx, rt_graph *g, const int64_t *idx, int64_t n);
+    /* Every monitor_every steps, after the forward: may run backward passes
+     * of its own (the trainer zeroes the gradients after), fills a log
+     * object (written as a line of log.jsonl) and a short progress text. */
+    int64_t monitor_every;
+    rt_status (*monitor)(void *ctx, rt_graph *g, int64_t step, cJSON *log, char *text, size_t n);
+    /* End of each epoch, after validation (NAN without), with the epoch's
+     * log object (before it is written). */
+    void (*epoch_end)(void *ctx, int64_t epoch, double val_metric, bool higher_better, cJSON *log);
+} rt_train_hooks;
+
+rt_status rt_train_run_with(const rt_recipe *r, const rt_train_opts *o, const rt_train_hooks *h,
+                            rt_train_result *res);
 
 #endif
