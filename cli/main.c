@@ -20,6 +20,7 @@ static const struct cli_command commands[] = {
     {"teacher-cache", cmd_teacher_cache, "write a teacher's taps over a recipe's data for offline distillation"},
     {"init", cmd_init, "write a freshly initialised model file from a config"},
     {"eval", cmd_eval, "run a model over a dataset: accuracy, CCC, MSE, ... of its task"},
+    {"quantize", cmd_quantize, "int8 / int4 model file; with --eval: size, metric change, agreement"},
     {"bench", cmd_bench, "load time, latency percentiles, throughput, peak memory; speedups"},
     {"features", cmd_features, "audio front end: WAV/FLAC/OGG -> log-mel .npy"},
 };

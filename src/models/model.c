@@ -7,6 +7,7 @@
 #include "core/ops.h"
 #include "io/fileio.h"
 #include "io/safetensors.h"
+#include "quant/qfile.h" /* quantized model files: read here, written by src/quant */
 
 #include <string.h>
 
@@ -38,6 +39,7 @@ void rt_model_free(rt_model *m)
     free(m->settings);
     free(m->config);
     rt_params_free(m->params);
+    rt_qweights_free(m->qw);
     free(m);
 }
 
@@ -242,7 +244,8 @@ rt_status rt_model_load(rt_model **out, const char *path)
     /* a training checkpoint is a model file plus optimizer state ("optim.*") */
     const char *kind = rt_st_meta_get(&st, "kind");
     bool ckpt = kind && !strcmp(kind, "checkpoint");
-    if (s == RT_OK) s = rt_model_load_weights(m, &st, path, ckpt ? "optim." : NULL);
+    if (s == RT_OK && rt_st_meta_get(&st, "quantized")) s = rt_qfile_load_weights(m, &st, path);
+    else if (s == RT_OK) s = rt_model_load_weights(m, &st, path, ckpt ? "optim." : NULL);
     rt_st_close(&st);
     if (s != RT_OK) {
         rt_model_free(m);

@@ -63,6 +63,7 @@ struct rt_model {
     int in_ndim;
     int64_t in_shape[RT_MAX_DIMS - 1]; /* per sample */
     rt_params *params;
+    struct rt_qweights *qw;   /* integer weights, when read from a quantized file (quant/qfile.h) */
 };
 
 /* Parse a config (file or text) and declare the parameters (a throw-away

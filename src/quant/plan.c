@@ -6,6 +6,8 @@
 
 #include "core/ops.h"
 
+#include <fnmatch.h>
+
 const char *rt_qfmt_name(enum rt_qfmt f)
 {
     static const char *const names[] = {"f32", "f16", "int8-row", "q4-block32"};
@@ -82,4 +84,20 @@ rt_status rt_quant_plan_default(const rt_graph *g, int bits, enum rt_qfmt *fmt)
         fmt[i] = (bits == 4 && cols % RT_Q4_BLOCK == 0) ? RT_QFMT_Q4_BLOCK32 : RT_QFMT_I8_ROW;
     }
     return RT_OK;
+}
+
+rt_status rt_quant_plan(const rt_graph *g, int bits, const char *const *keep, int n_keep, enum rt_qfmt *fmt)
+{
+    rt_status s = rt_quant_plan_default(g, bits, fmt);
+    const rt_params *p = g->params;
+    for (int k = 0; s == RT_OK && k < n_keep; k++) {
+        bool hit = false;
+        for (int i = 0; i < p->n_views; i++) {
+            if (fnmatch(keep[k], p->views[i].name, 0) || !rt_quant_is_matrix_weight(g, i)) continue;
+            hit = true;
+            if (fmt[i] == RT_QFMT_I8_ROW || fmt[i] == RT_QFMT_Q4_BLOCK32) fmt[i] = RT_QFMT_F32;
+        }
+        if (!hit) s = rt_error(RT_ERR_ARG, "--keep '%s': matches no matrix weight of the model", keep[k]);
+    }
+    return s;
 }

@@ -36,5 +36,10 @@ size_t rt_qfmt_bytes(enum rt_qfmt f, const rt_param_view *v);
 bool rt_quant_is_matrix_weight(const rt_graph *g, int view);
 /* fmt[i] for each view of g's parameter store; bits 32, 16, 8 or 4. */
 rt_status rt_quant_plan_default(const rt_graph *g, int bits, enum rt_qfmt *fmt);
+/* The default plan, then every view whose name matches one of the n_keep
+ * fnmatch(3) patterns (e.g. "blocks.0.*", "*.attn.qkv.weight") kept in F32.
+ * A pattern that matches no matrix weight is an error (a typo would
+ * otherwise silently quantize what the user meant to keep). */
+rt_status rt_quant_plan(const rt_graph *g, int bits, const char *const *keep, int n_keep, enum rt_qfmt *fmt);
 
 #endif
