@@ -539,6 +539,45 @@ static void test_cache_other_order(void **state)
     rt_dataset_free(&b);
 }
 
+static void test_bad_recipes(void **state)
+{
+    (void)state;
+    static const struct { const char *distill, *want; } cases[] = {
+        {"{\"terms\": [{\"kind\": \"response\"}]}", "field 'distill.teacher'"},
+        {"{\"teacher\": \"t\", \"terms\": []}", "0 terms"},
+        {"{\"teacher\": \"t\", \"terms\": [{\"kind\": \"responze\"}]}", "kind"},
+        {"{\"teacher\": \"t\", \"terms\": [{\"kind\": \"response\"}, {\"kind\": \"response\"}]}",
+         "a second response term"},
+        {"{\"teacher\": \"t\", \"alpha\": 0.5, \"terms\": [{\"kind\": \"embedding\"}]}",
+         "alpha mixes the response term"},
+        {"{\"teacher\": \"t\", \"alpha\": \"maybe\", \"terms\": [{\"kind\": \"response\"}]}", "alpha"},
+        {"{\"teacher\": \"t\", \"alpha\": 1.5, \"terms\": [{\"kind\": \"response\"}]}", "alpha"},
+        {"{\"teacher\": \"t\", \"terms\": [{\"kind\": \"feature\"}]}", "pairs"},
+        {"{\"teacher\": \"t\", \"terms\": [{\"kind\": \"feature\", \"pairs\": [[\"a\"]]}]}",
+         "pair 0 is not"},
+        {"{\"teacher\": \"t\", \"terms\": [{\"kind\": \"feature\", \"pairs\": [[\"a\", \"b\"]], "
+         "\"distance\": \"l3\"}]}", "distance"},
+        {"{\"teacher\": \"t\", \"terms\": [{\"kind\": \"attention\", \"pairs\": [[\"a\", \"b\"]], "
+         "\"distance\": \"mse\"}]}", "distance"},
+        {"{\"teacher\": \"t\", \"terms\": [{\"kind\": \"response\", \"temperature\": 2}]}",
+         "temperature"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char txt[2048];
+        snprintf(txt, sizeof txt,
+                 "{\"model\": \"m.json\", \"data\": {\"train\": \"fmnist:train\", \"batch\": 8},"
+                 " \"loss\": {\"name\": \"cross_entropy\"}, \"optim\": {\"name\": \"sgd\", \"lr\": 0.1},"
+                 " \"epochs\": 1, \"distill\": %s}",
+                 cases[i].distill);
+        rt_recipe r;
+        rt_status s = rt_recipe_parse(&r, txt, strlen(txt), "bad.json", NULL, 0);
+        printf("    %s\n", s == RT_OK ? "(accepted)" : rt_errmsg());
+        assert_int_not_equal(s, RT_OK);
+        assert_non_null(strstr(rt_errmsg(), "bad.json"));
+        if (!strstr(rt_errmsg(), cases[i].want)) fail_msg("expected '%s'", cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -557,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_baseline_and_summary),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_cache_other_order),
+        cmocka_unit_test(test_bad_recipes),
     };
     return cmocka_run_group_tests(tests, setup, tu_tmpdir_teardown);
 }

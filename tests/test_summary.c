@@ -65,7 +65,7 @@ static rt_model *open_model(const char *path)
 static void test_mlp_by_hand(void **state)
 {
     (void)state;
-    rt_model *m = open_model("configs/fmnist-student.json"); /* 784 -> 128 -> 10 */
+    rt_model *m = open_model("configs/fmnist-mlp.json"); /* 784 -> 128 -> 10 */
     rt_summary s;
     assert_int_equal(rt_summary_build(&s, m, 3), RT_OK);
     assert_int_equal(s.total.macs, 784 * 128 + 128 * 10);
