@@ -539,6 +539,57 @@ static void test_cache_other_order(void **state)
     rt_dataset_free(&b);
 }
 
+/* The users' audio case in miniature: a ViT teacher (CLS + 16 tokens, width
+ * 12) -> a MobileViT student (16 tokens, width 8) on regression, with the
+ * 0.3 / 0.4 / 0.3 response / feature / attention mix: projections, token
+ * resampling and attention resizing bind to the real architectures' taps. */
+static void test_vit_to_mobilevit(void **state)
+{
+    (void)state;
+    enum { M = 40 };
+    static float x[M * 3 * 16 * 16], y[M * 2];
+    for (int i = 0; i < M * 3 * 16 * 16; i++) x[i] = rt_rng_normal(4, 0, 0, (uint64_t)i);
+    for (int i = 0; i < M * 2; i++) y[i] = 0.5f * rt_rng_normal(4, 1, 0, (uint64_t)i);
+    assert_int_equal(rt_npy_write_f32(tu_tmp("ax.npy"), x, 4, (int64_t[]){M, 3, 16, 16}), RT_OK);
+    assert_int_equal(rt_npy_write_f32(tu_tmp("ay.npy"), y, 2, (int64_t[]){M, 2}), RT_OK);
+    const char *tj = "{\"arch\": \"vit\", \"name\": \"vt\", \"input\": [3, 16, 16], \"task\": \"regression\","
+                     " \"num_outputs\": 2, \"patch\": 4, \"width\": 12, \"depth\": 4, \"heads\": 2,"
+                     " \"head\": {\"output_activation\": \"tanh\"}}";
+    rt_model *t;
+    assert_int_equal(rt_model_from_json(&t, tj, strlen(tj), "vit teacher"), RT_OK);
+    rt_model_init(t, 8);
+    assert_int_equal(rt_model_save(t, tu_tmp("vit.safetensors")), RT_OK);
+    rt_model_free(t);
+    write_file("mvit.json", "{\"arch\": \"mobilevit\", \"name\": \"ms\", \"input\": [3, 16, 16],"
+                            " \"task\": \"regression\", \"num_outputs\": 2, \"patch\": 4, \"width\": 8,"
+                            " \"depth\": 2, \"heads\": 2, \"head\": {\"output_activation\": \"tanh\"}}\n");
+    char txt[4096];
+    snprintf(txt, sizeof txt,
+             "{\"name\": \"mv\", \"model\": \"%s\", \"data\": {\"train\": \"npy:%s,%s\", \"val\": \"npy:%s,%s\","
+             " \"batch\": 8}, \"loss\": {\"name\": \"ccc\"}, \"optim\": {\"name\": \"adamw\", \"lr\": 0.003},"
+             " \"epochs\": 2, \"seed\": 3, \"out\": \"%s\",\n"
+             " \"distill\": {\"teacher\": \"%s\", \"monitor_every\": 1, \"task_weight\": 1.0, \"terms\": [\n"
+             "  {\"kind\": \"response\", \"weight\": 0.3},\n"
+             "  {\"kind\": \"feature\", \"weight\": 0.4, \"pairs\": [[\"blocks.1.out\", \"blocks.0.out\"], [\"blocks.3.out\", \"blocks.1.out\"]]},\n"
+             "  {\"kind\": \"attention\", \"weight\": 0.3, \"pairs\": [[\"blocks.3.attn.probs\", \"blocks.1.attn.probs\"]]}]}}\n",
+             tu_tmp("mvit.json"), tu_tmp("ax.npy"), tu_tmp("ay.npy"), tu_tmp("ax.npy"), tu_tmp("ay.npy"), tu_tmp("mv"),
+             tu_tmp("vit.safetensors"));
+    write_file("mv.json", txt);
+    rt_recipe r;
+    assert_int_equal(rt_recipe_load(&r, tu_tmp("mv.json"), NULL, 0), RT_OK);
+    rt_distill_opts o = {.train = {.quiet = true}};
+    rt_distill_result res;
+    rt_status s = rt_distill_run(&r, &o, &res);
+    if (s != RT_OK) fail_msg("%s", rt_errmsg());
+    rt_recipe_free(&r);
+    printf("    vit -> mobilevit: %lld steps, student ccc %.4f, teacher ccc %.4f, %d warnings\n",
+           (long long)res.student.steps, res.student.val_metric, res.teacher_metric, res.warnings);
+    rt_safetensors st;
+    assert_int_equal(rt_st_open(&st, tu_tmp("mv/checkpoint.safetensors")), RT_OK);
+    assert_non_null(rt_st_find(&st, "aux.feature.1.0.weight")); /* width 8 -> 12 */
+    rt_st_close(&st);
+}
+
 static void test_bad_recipes(void **state)
 {
     (void)state;
@@ -597,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_cache_other_order),
         cmocka_unit_test(test_bad_recipes),
+        cmocka_unit_test(test_vit_to_mobilevit),
     };
     return cmocka_run_group_tests(tests, setup, tu_tmpdir_teardown);
 }

@@ -427,6 +427,9 @@ static const char *dead_cause(const struct distiller *d, int i)
     if (k->kind != RT_KD_RESPONSE && k->distance == RT_KD_MSE && k->normalize)
         return "MSE between L2-normalised vectors is (2 / width) x (1 - cos), too small to train; use "
                "\"distance\": \"cosine\"";
+    if (k->kind == RT_KD_ATTENTION)
+        return "MSE between attention probabilities is tiny (each row sums to 1, so entries are about 1/T for T "
+               "tokens and squared differences about 1/T^2); raise its weight by a factor of about T";
     if (k->kind == RT_KD_RESPONSE)
         return "the soft targets add little here: raise alpha or the temperature, or check that the teacher's "
                "outputs are logits";
