@@ -291,6 +291,108 @@ static void test_compare(void **state)
     rt_model_free(m);
 }
 
+/* ---- integer inference in the graph ---- */
+
+static double max_rel(const float *a, const float *b, int64_t n)
+{
+    double e = 0, m = 0;
+    for (int64_t i = 0; i < n; i++) e = fmax(e, fabs((double)a[i] - b[i])), m = fmax(m, fabs((double)b[i]));
+    return e / m;
+}
+
+/* qlinear equals quant_act + qgemm bit for bit and the float linear within the quantisation error */
+static void test_qlinear_op(void **state)
+{
+    (void)state;
+    for (int bits = 8; bits >= 4; bits -= 4) {
+        rt_graph *g = tu_graph_new();
+        rt_node *x = rt_input(g, "x", RT_DIMS(3, 5, 64));
+        rt_node *w = rt_param(g, "w", RT_DIMS(48, 64), rt_init_uniform(0.1f));
+        rt_node *b = rt_param(g, "b", RT_DIMS(48), rt_init_uniform(0.5f));
+        rt_node *y = rt_linear(g, x, w, b);
+        assert_non_null(y);
+        rt_qmat q, bad;
+        float zeros[32 * 64] = {0};
+        assert_int_equal(rt_qmat_from_f32(&bad, 8, zeros, 32, 64), RT_OK);
+        assert_int_equal(rt_node_use_qlinear(g, y, &bad, RT_QPATH_C), RT_ERR_SHAPE);
+        printf("    -> %s\n", rt_errmsg());
+        assert_int_equal(y->op, RT_OP_LINEAR);
+        float ref[15 * 48];
+        tu_plan(g, RT_PLAN_INFER);
+        rt_params_init(g->params, 3);
+        assert_int_equal(rt_qmat_from_f32(&q, bits, rt_data(w), 48, 64), RT_OK);
+        tu_fill_uniform(x, 11, -2.f, 2.f);
+        assert_int_equal(rt_graph_forward(g), RT_OK);
+        memcpy(ref, rt_data(y), sizeof ref);
+        rt_graph *g2 = rt_graph_new(g->params);
+        rt_node *x2 = rt_input(g2, "x", RT_DIMS(3, 5, 64));
+        rt_node *y2 = rt_linear(g2, x2, rt_param(g2, "w", RT_DIMS(48, 64), rt_init_zeros()),
+                                rt_param(g2, "b", RT_DIMS(48), rt_init_zeros()));
+        enum rt_qpath path;
+        assert_int_equal(rt_qpath_get(&path), RT_OK);
+        assert_int_equal(rt_node_use_qlinear(g2, y2, &q, path), RT_OK);
+        assert_int_equal(y2->op, RT_OP_QLINEAR);
+        assert_int_equal(rt_graph_plan(g2, RT_PLAN_INFER), RT_OK);
+        memcpy(rt_data(x2), rt_data(x), 15 * 64 * sizeof(float));
+        assert_int_equal(rt_graph_forward(g2), RT_OK);
+        int8_t *a = malloc(rt_qact_bytes(&q, 15));
+        float as[15], want[15 * 48];
+        rt_quant_act(a, as, rt_data(x2), 15, &q);
+        rt_qgemm_on(path, want, a, as, &q, rt_data(b), 15);
+        assert_memory_equal(rt_data(y2), want, sizeof want);
+        double e = max_rel(rt_data(y2), ref, 15 * 48);
+        printf("    qlinear %d bits (%s): equal to quant_act + qgemm; max error vs float %.3g of max |y|\n", bits,
+               rt_qpath_name(path), e);
+        assert_true(e < (bits == 8 ? 0.02 : 0.15));
+        free(a);
+        rt_graph_free(g2);
+        tu_graph_free(g);
+        rt_qmat_free(&q);
+        rt_qmat_free(&bad);
+    }
+}
+
+/* a model from a quantized file: inference graphs run integer ops, training graphs the float ones */
+static void test_model_int_inference(void **state)
+{
+    (void)state;
+    static const char vcfg[] = "{\"arch\": \"vit\", \"input\": [3, 16, 16], \"num_outputs\": 5, \"patch\": 8,"
+                               " \"width\": 64, \"depth\": 2, \"heads\": 4}";
+    rt_model *m;
+    assert_int_equal(rt_model_from_json(&m, vcfg, strlen(vcfg), "vit-tiny"), RT_OK);
+    rt_model_init(m, 5);
+    assert_int_equal(rt_quantize_model(m, 8, RT_QSCHEME_PER_CHANNEL, NULL, 0, tu_tmp("vit8.safetensors"), NULL), RT_OK);
+    rt_model *q;
+    assert_int_equal(rt_model_load(&q, tu_tmp("vit8.safetensors")), RT_OK);
+    rt_graph *gi = rt_model_graph(q, 2, RT_PLAN_INFER), *gt = rt_model_graph(q, 2, RT_PLAN_TRAIN);
+    rt_graph *gf = rt_model_graph(m, 2, RT_PLAN_INFER);
+    assert_non_null(gi);
+    assert_non_null(gt);
+    int nq = 0, natt = 0;
+    for (int i = 0; i < gi->n_nodes; i++) {
+        nq += gi->nodes[i]->op == RT_OP_QLINEAR;
+        if (gi->nodes[i]->op == RT_OP_ATTENTION)
+            natt += RT_ARGS(gi->nodes[i], struct rt_attention_args)->q_qkv != NULL;
+    }
+    for (int i = 0; i < gt->n_nodes; i++) assert_int_not_equal(gt->nodes[i]->op, RT_OP_QLINEAR);
+    printf("    vit-tiny int8: %d qlinear nodes, %d attention nodes with integer projections\n", nq, natt);
+    assert_true(nq >= 4 && natt == 2);
+    for (int k = 0; k < 2 * 3 * 16 * 16; k++) rt_data(rt_graph_tap(gi, "input"))[k] = sinf((float)k * 0.3f);
+    memcpy(rt_data(rt_graph_tap(gf, "input")), rt_data(rt_graph_tap(gi, "input")), 2 * 3 * 16 * 16 * sizeof(float));
+    rt_graph_set_training(gi, false);
+    rt_graph_set_training(gf, false);
+    assert_int_equal(rt_graph_forward(gi), RT_OK);
+    assert_int_equal(rt_graph_forward(gf), RT_OK);
+    double e = max_rel(rt_data(rt_graph_tap(gi, "output")), rt_data(rt_graph_tap(gf, "output")), 10);
+    printf("    integer vs FP32 logits: max error %.3g of max |logit|\n", e);
+    assert_true(e < 0.05);
+    rt_graph_free(gi);
+    rt_graph_free(gt);
+    rt_graph_free(gf);
+    rt_model_free(q);
+    rt_model_free(m);
+}
+
 /* ---- the CLI ---- */
 
 static double jnum(const cJSON *o, const char *a, const char *b)
@@ -403,7 +505,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_read), cmocka_unit_test(test_keep_and_scheme), cmocka_unit_test(test_bad_files),
-        cmocka_unit_test(test_compare),    cmocka_unit_test(test_cli),             cmocka_unit_test(test_cli_eval),
+        cmocka_unit_test(test_compare),    cmocka_unit_test(test_qlinear_op),      cmocka_unit_test(test_model_int_inference),
+        cmocka_unit_test(test_cli),        cmocka_unit_test(test_cli_eval),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

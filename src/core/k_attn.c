@@ -260,7 +260,7 @@ static struct attn_in attn_inputs(const rt_node *n)
 rt_node *rt_attention(rt_graph *g, rt_node *x, rt_node *w_qkv, rt_node *b_qkv, rt_node *w_o, rt_node *b_o,
                       int heads)
 {
-    struct rt_attention_args a = {heads, b_qkv != NULL, b_o != NULL};
+    struct rt_attention_args a = {.heads = heads, .has_b_qkv = b_qkv != NULL, .has_b_o = b_o != NULL};
     rt_node *in[5];
     int n = 0;
     in[n++] = x;
@@ -335,6 +335,17 @@ void rt_op_attention_forward(rt_graph *g, rt_node *n)
     float *qkv, *probs, *ctx;
     attn_saved(n, &qkv, &probs, &ctx);
     const int64_t *s = n->out.shape;
+    const struct rt_attention_args *a = RT_ARGS(n, const struct rt_attention_args);
+    if (a->q_qkv || a->q_o) { /* integer projections (k_quant.c), inference only */
+        struct attn_dims d = {s[0], s[1], s[2], a->heads, s[2] / a->heads};
+        const float *bq = in.b_qkv ? rt_data(in.b_qkv) : NULL, *bo = in.b_o ? rt_data(in.b_o) : NULL;
+        if (a->q_qkv) rt_qlinear_forward(qkv, rt_data(in.x), a->q_qkv, bq, s[0] * s[1], a->qpath, g->work);
+        else rt_linear_forward(qkv, rt_data(in.x), rt_data(in.w_qkv), bq, s[0] * s[1], s[2], 3 * s[2]);
+        attn_core_forward(probs, ctx, qkv, &d);
+        if (a->q_o) rt_qlinear_forward(rt_data(n), ctx, a->q_o, bo, s[0] * s[1], a->qpath, g->work);
+        else rt_linear_forward(rt_data(n), ctx, rt_data(in.w_o), bo, s[0] * s[1], s[2], s[2]);
+        return;
+    }
     rt_attention_forward(rt_data(n), qkv, probs, ctx, rt_data(in.x), rt_data(in.w_qkv),
                          in.b_qkv ? rt_data(in.b_qkv) : NULL, rt_data(in.w_o), in.b_o ? rt_data(in.b_o) : NULL,
                          s[0], s[1], s[2], RT_ARGS(n, struct rt_attention_args)->heads);

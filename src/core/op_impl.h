@@ -60,6 +60,7 @@ RT_OP_GLUE(aam_softmax)
 RT_OP_GLUE(gaussian_kl)
 RT_OP_GLUE(resample_tokens)
 RT_OP_GLUE(resize2d)
+RT_OP_GLUE(qlinear)
 
 /* MAC formulas (docs/accounting.md), next to each op's check. */
 int64_t rt_op_linear_macs(const rt_node *n);
@@ -69,6 +70,7 @@ int64_t rt_op_conv_transpose2d_macs(const rt_node *n);
 int64_t rt_op_attention_macs(const rt_node *n);
 int64_t rt_op_lstm_macs(const rt_node *n);
 int64_t rt_op_attn_stats_pool_macs(const rt_node *n);
+int64_t rt_op_qlinear_macs(const rt_node *n);
 
 /* k_conv.c's GEMM convolution, also used by k_convt.c (conv_transpose2d is
  * its adjoint). One conv2d: x (B, C, H, W), w (OC, C/G, KH, KW), y (B, OC,

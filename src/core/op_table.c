@@ -69,6 +69,7 @@ const struct rt_op_def rt_op_table[RT_OP_COUNT] = {
     [RT_OP_GAUSSIAN_KL] = RT_ENTRY("gaussian_kl", gaussian_kl),
     [RT_OP_RESAMPLE_TOKENS] = RT_ENTRY("resample_tokens", resample_tokens),
     [RT_OP_RESIZE2D] = RT_ENTRY("resize2d", resize2d),
+    [RT_OP_QLINEAR] = RT_ENTRY_MACS("qlinear", qlinear),
 };
 
 _Static_assert(sizeof rt_op_table / sizeof rt_op_table[0] == RT_OP_COUNT, "op table size");
@@ -82,6 +83,7 @@ _Static_assert(sizeof(struct rt_permute_args) <= RT_ARGS_BYTES, "args");
 _Static_assert(sizeof(struct rt_slice_args) <= RT_ARGS_BYTES, "args");
 _Static_assert(sizeof(struct rt_repeat_args) <= RT_ARGS_BYTES, "args");
 _Static_assert(sizeof(struct rt_attention_args) <= RT_ARGS_BYTES, "args");
+_Static_assert(sizeof(struct rt_qlinear_args) <= RT_ARGS_BYTES, "args");
 
 rt_status rt_ops_check_table(void)
 {

@@ -76,6 +76,7 @@ enum rt_op {
     /* k_resample.c */
     RT_OP_RESAMPLE_TOKENS,
     RT_OP_RESIZE2D,
+    RT_OP_QLINEAR,
     RT_OP_COUNT
 };
 
@@ -118,7 +119,13 @@ struct rt_transpose_args { int d0, d1; };
 struct rt_permute_args { int ndim; int perm[RT_MAX_DIMS]; };
 struct rt_slice_args { int axis; int64_t start, end; };
 struct rt_repeat_args { int axis; int64_t n; };
-struct rt_attention_args { int heads, has_b_qkv, has_b_o; }; /* which optional biases are inputs */
+struct rt_qmat;
+/* which optional biases are inputs; integer projections (k_quant.c) when set */
+struct rt_attention_args {
+    int heads, has_b_qkv, has_b_o, qpath;
+    const struct rt_qmat *q_qkv, *q_o;
+};
+struct rt_qlinear_args { const struct rt_qmat *w; int path; };
 struct rt_lstm_args { int has_b_ih, has_b_hh; };                /* which optional biases are inputs */
 
 /* ---- k_basic.c ---- */
@@ -276,5 +283,18 @@ rt_node *rt_resample_tokens(rt_graph *g, rt_node *x, int64_t t_out);
 /* x (B, H, W) or (B, C, H, W) -> (B, h_out, w_out) or (B, C, h_out, w_out),
  * sizes >= 1: bilinear over the last two dims (mode="bilinear"). */
 rt_node *rt_resize2d(rt_graph *g, rt_node *x, int64_t h_out, int64_t w_out);
+
+/* ---- k_quant.c: integer inference (src/quant/qgemm.h) ---- */
+/* Turn linear node n (x, w[, b]) into qlinear with integer weights q (of w's
+ * shape) on kernel path `path` (enum rt_qpath); before planning, inference
+ * plans only (qlinear has no backward). On a shape error n is unchanged. */
+rt_status rt_node_use_qlinear(rt_graph *g, rt_node *n, const struct rt_qmat *q, int path);
+/* Give attention node n integer QKV and/or output projections (NULL: float). */
+rt_status rt_node_use_qattention(rt_graph *g, rt_node *n, const struct rt_qmat *q_qkv, const struct rt_qmat *q_o,
+                                 int path);
+/* y (M, N) = x (M, K) through int8 activation rows and q; work: rt_qlinear_work_floats floats. */
+void rt_qlinear_forward(float *y, const float *x, const struct rt_qmat *q, const float *b, int64_t M, int path,
+                        float *work);
+size_t rt_qlinear_work_floats(const struct rt_qmat *q, int64_t M);
 
 #endif

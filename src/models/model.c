@@ -156,6 +156,10 @@ rt_graph *rt_model_build(rt_model *m, int64_t batch)
 rt_graph *rt_model_graph(rt_model *m, int64_t batch, enum rt_plan plan)
 {
     rt_graph *g = rt_model_build(m, batch);
+    if (g && m->qw && plan == RT_PLAN_INFER && rt_qweights_apply(m->qw, g) != RT_OK) { /* integer inference */
+        rt_graph_free(g);
+        return NULL;
+    }
     if (g && rt_graph_plan(g, plan) != RT_OK) {
         rt_status s = rt_graph_status(g);
         if (s != RT_OK) rt_error(s, "model '%s': %s", m->name, g->err);

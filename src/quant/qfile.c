@@ -4,6 +4,8 @@
  */
 #include "quant/qfile.h"
 
+#include "core/ops.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,29 @@ const rt_qmat *rt_model_qmat(const rt_model *m, const char *name)
 {
     const rt_param_view *v = rt_params_find(m->params, name);
     return v && m->qw ? m->qw->mat[v - m->params->views] : NULL;
+}
+
+/* The integer weights of a parameter leaf, or NULL. */
+static const rt_qmat *leaf_qmat(const rt_qweights *q, const rt_node *n)
+{
+    return n->op == RT_OP_PARAM && n->param >= 0 && n->param < q->n_views ? q->mat[n->param] : NULL;
+}
+
+rt_status rt_qweights_apply(const rt_qweights *q, rt_graph *g)
+{
+    enum rt_qpath path;
+    rt_status s = rt_qpath_get(&path);
+    for (int i = 0; s == RT_OK && i < g->n_nodes; i++) {
+        rt_node *n = g->nodes[i];
+        if (n->op == RT_OP_LINEAR && leaf_qmat(q, n->in[1])) {
+            s = rt_node_use_qlinear(g, n, leaf_qmat(q, n->in[1]), (int)path);
+        } else if (n->op == RT_OP_ATTENTION) {
+            const struct rt_attention_args *a = RT_ARGS(n, const struct rt_attention_args);
+            const rt_qmat *qkv = leaf_qmat(q, n->in[1]), *o = leaf_qmat(q, n->in[2 + a->has_b_qkv]);
+            if (qkv || o) s = rt_node_use_qattention(g, n, qkv, o, (int)path);
+        }
+    }
+    return s;
 }
 
 /* ---- writing ---- */

@@ -65,5 +65,10 @@ rt_status rt_qfile_load_weights(rt_model *m, const rt_safetensors *st, const cha
 /* The integer weights of view `name`, or NULL (not quantized, or m not from a quantized file). */
 const rt_qmat *rt_model_qmat(const rt_model *m, const char *name);
 void rt_qweights_free(rt_qweights *q);
+/* Integer inference: turn g's linear nodes whose weight is a quantized view
+ * into qlinear nodes and give attention nodes integer projections
+ * (core/ops.h, k_quant.c), on the kernel path rt_qpath_get() picks. Before
+ * planning, inference graphs only (rt_model_graph does it for RT_PLAN_INFER). */
+rt_status rt_qweights_apply(const rt_qweights *q, rt_graph *g);
 
 #endif
