@@ -3,7 +3,7 @@
  * opening manifests into datasets (shapes, labels, padding), the feature
  * cache (hits without DSP, invalidation by content and settings, a corrupt
  * entry), random crops in the loader, SpecAugment, bad rows under stop and
- * skip, SHA-256, and the real recordings in ../shared/data when present.
+ * skip, BLAKE2b, and the real recordings in ../shared/data when present.
  *
  * Audio is generated here (tones and noise written with libsndfile into the
  * test's temporary directory). "No DSP on a hit" is checked through
@@ -24,7 +24,7 @@
 #include "data/manifest.h"
 #include "data/specaug.h"
 #include "io/fileio.h"
-#include "io/sha256.h"
+#include "io/blake2b.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -125,38 +125,47 @@ static const char *speaker_manifest(void)
     return m;
 }
 
-/* ---- SHA-256 and the parser ----------------------------------------------------------------- */
+/* ---- BLAKE2b and the parser ----------------------------------------------------------------- */
 
-static void test_sha256(void **state)
+static void test_blake2b(void **state)
 {
     (void)state;
+    /* RFC 7693 Appendix A, and hashlib.blake2b(..., digest_size=32) for the others */
+    uint8_t d[64];
+    char hex[129];
+    rt_blake2b_buf("abc", 3, d, 64);
+    rt_hex(d, 64, hex);
+    assert_string_equal(hex, "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1"
+                             "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923");
     static const struct { const char *in, *hex; } v[] = {
-        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
-        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+        {"", "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8"},
+        {"abc", "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319"},
     };
-    char hex[65];
-    uint8_t d[RT_SHA256_BYTES];
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-        rt_sha256_buf(v[i].in, strlen(v[i].in), d);
-        rt_sha256_hex(d, hex);
+        rt_blake2b_buf(v[i].in, strlen(v[i].in), d, 32);
+        rt_hex(d, 32, hex);
         assert_string_equal(hex, v[i].hex);
     }
-    /* a million 'a' fed in odd-sized pieces */
+    /* 768 bytes (exactly 6 blocks: the last one must be the flagged one), whole and in pieces */
+    uint8_t b[768];
+    for (int i = 0; i < 768; i++) b[i] = (uint8_t)i;
+    rt_blake2b_buf(b, sizeof b, d, 32);
+    rt_hex(d, 32, hex);
+    assert_string_equal(hex, "b8007121274217790e2923e0ad7027986e5a99d5531ef6ae7d294140fc81615d");
+    /* a million 'a' fed in pieces of every size from 1 to 997 */
     char chunk[997];
     memset(chunk, 'a', sizeof chunk);
-    rt_sha256 s;
-    rt_sha256_init(&s);
+    rt_blake2b s;
+    rt_blake2b_init(&s, 32);
     size_t left = 1000000;
     for (size_t k = 1; left; k = k % 997 + 1) {
         size_t take = k < left ? k : left;
-        rt_sha256_update(&s, chunk, take);
+        rt_blake2b_update(&s, chunk, take);
         left -= take;
     }
-    rt_sha256_final(&s, d);
-    rt_sha256_hex(d, hex);
-    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    rt_blake2b_final(&s, d);
+    rt_hex(d, 32, hex);
+    assert_string_equal(hex, "0741850f36cba4259628355d1073e24ddb9ca0e1bfac36fd39ae5dc2101e23a4");
 }
 
 static void test_parse_good(void **state)
@@ -684,7 +693,7 @@ static void test_shared_fsdd(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sha256),          cmocka_unit_test(test_parse_good),
+        cmocka_unit_test(test_blake2b),         cmocka_unit_test(test_parse_good),
         cmocka_unit_test(test_parse_bad_header), cmocka_unit_test(test_parse_bad_rows),
         cmocka_unit_test(test_opts),            cmocka_unit_test(test_open_classes),
         cmocka_unit_test(test_open_regression), cmocka_unit_test(test_cache),

@@ -338,31 +338,41 @@ rt_status rt_dataset_open(rt_dataset *ds, const char *spec)
     return s;
 }
 
+rt_status rt_dataset_adopt(rt_dataset *ds, const char *name, int64_t n, int x_ndim, const int64_t *x_shape, float *x,
+                           int64_t n_classes, const int32_t *label, int64_t y_size, const float *y)
+{
+    memset(ds, 0, sizeof *ds);
+    RT_ASSERT(n_classes > 0 ? label != NULL : (y != NULL && y_size > 0));
+    if (n < 1 || x_ndim < 0 || x_ndim > RT_DATASET_MAX_DIM) {
+        free(x);
+        return rt_error(RT_ERR_SHAPE, "%s: %lld samples of %d dimensions", name, (long long)n, x_ndim);
+    }
+    struct arr xa = {.file = name, .ndim = x_ndim + 1, .shape = {n}, .data = x};
+    struct arr ya = {.file = name, .ndim = n_classes > 0 ? 1 : 2, .shape = {n, y_size}};
+    for (int i = 0; i < x_ndim; i++) xa.shape[i + 1] = x_shape[i];
+    int64_t yn = n * (n_classes > 0 ? 1 : y_size);
+    ya.data = malloc((size_t)yn * sizeof(float));
+    if (!ya.data) {
+        free(x);
+        return rt_error(RT_ERR_NOMEM, "%s: out of memory for %lld samples", name, (long long)n);
+    }
+    for (int64_t i = 0; i < yn; i++) ya.data[i] = n_classes > 0 ? (float)label[i] : y[i];
+    rt_status s = take(ds, &xa, &ya, n_classes);
+    if (s == RT_OK) snprintf(ds->source, sizeof ds->source, "%s", name);
+    return s;
+}
+
 rt_status rt_dataset_from_arrays(rt_dataset *ds, const char *name, int64_t n, int x_ndim, const int64_t *x_shape,
                                  const float *x, int64_t n_classes, const int32_t *label, int64_t y_size,
                                  const float *y)
 {
     memset(ds, 0, sizeof *ds);
-    RT_ASSERT(n_classes > 0 ? label != NULL : (y != NULL && y_size > 0));
-    if (n < 1 || x_ndim < 0 || x_ndim > RT_DATASET_MAX_DIM)
-        return rt_error(RT_ERR_SHAPE, "%s: %lld samples of %d dimensions", name, (long long)n, x_ndim);
-    struct arr xa = {.file = name, .ndim = x_ndim + 1, .shape = {n}};
-    struct arr ya = {.file = name, .ndim = n_classes > 0 ? 1 : 2, .shape = {n, y_size}};
     int64_t xs = 1;
-    for (int i = 0; i < x_ndim; i++) xs *= (xa.shape[i + 1] = x_shape[i]);
-    int64_t yn = n * (n_classes > 0 ? 1 : y_size);
-    xa.data = malloc((size_t)(n * xs) * sizeof(float));
-    ya.data = malloc((size_t)yn * sizeof(float));
-    if (!xa.data || !ya.data) {
-        free(xa.data);
-        free(ya.data);
-        return rt_error(RT_ERR_NOMEM, "%s: out of memory for %lld samples", name, (long long)n);
-    }
-    memcpy(xa.data, x, (size_t)(n * xs) * sizeof(float));
-    for (int64_t i = 0; i < yn; i++) ya.data[i] = n_classes > 0 ? (float)label[i] : y[i];
-    rt_status s = take(ds, &xa, &ya, n_classes);
-    if (s == RT_OK) snprintf(ds->source, sizeof ds->source, "%s", name);
-    return s;
+    for (int i = 0; i < x_ndim && i < RT_DATASET_MAX_DIM; i++) xs *= x_shape[i];
+    float *copy = n >= 1 ? malloc((size_t)(n * xs) * sizeof(float)) : NULL;
+    if (n >= 1 && !copy) return rt_error(RT_ERR_NOMEM, "%s: out of memory for %lld samples", name, (long long)n);
+    if (copy) memcpy(copy, x, (size_t)(n * xs) * sizeof(float));
+    return rt_dataset_adopt(ds, name, n, x_ndim, x_shape, copy, n_classes, label, y_size, y);
 }
 
 /* ---- subset and stats ----------------------------------------------------- */

@@ -92,6 +92,10 @@ rt_status rt_dataset_from_arrays(rt_dataset *ds, const char *name, int64_t n, in
                                  const float *x, int64_t n_classes, const int32_t *label, int64_t y_size,
                                  const float *y);
 
+/* The same, taking ownership of x (malloc'ed n * prod(x_shape) floats; freed on error too). */
+rt_status rt_dataset_adopt(rt_dataset *ds, const char *name, int64_t n, int x_ndim, const int64_t *x_shape, float *x,
+                           int64_t n_classes, const int32_t *label, int64_t y_size, const float *y);
+
 void rt_dataset_free(rt_dataset *ds);
 
 /* Keep round(fraction * n_c) samples of each class c (at least 1 of a class

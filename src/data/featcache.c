@@ -11,7 +11,7 @@
 #include "data/audio.h"
 #include "io/fileio.h"
 #include "io/npy.h"
-#include "io/sha256.h"
+#include "io/blake2b.h"
 
 #include <errno.h>
 #include <math.h>
@@ -35,17 +35,17 @@ size_t rt_featcache_settings(const struct rt_mel_config *c, char *out, size_t ca
 
 void rt_featcache_key(const void *bytes, size_t n, const struct rt_mel_config *c, char hex[65])
 {
-    uint8_t d[RT_SHA256_BYTES];
+    uint8_t d[32];
     char text[512];
     size_t tl = rt_featcache_settings(c, text, sizeof text);
     RT_ASSERT(tl > 0 && tl < sizeof text);
-    rt_sha256_buf(bytes, n, d);
-    rt_sha256 s;
-    rt_sha256_init(&s);
-    rt_sha256_update(&s, d, sizeof d);
-    rt_sha256_update(&s, text, tl);
-    rt_sha256_final(&s, d);
-    rt_sha256_hex(d, hex);
+    rt_blake2b_buf(bytes, n, d, sizeof d);
+    rt_blake2b s;
+    rt_blake2b_init(&s, sizeof d);
+    rt_blake2b_update(&s, d, sizeof d);
+    rt_blake2b_update(&s, text, tl);
+    rt_blake2b_final(&s, d);
+    rt_hex(d, sizeof d, hex);
 }
 
 rt_status rt_featcache_prepare(const char *dir)

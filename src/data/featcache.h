@@ -10,7 +10,7 @@
  *     // m: (n_mels, T) (or (H, W) with a resize); hit: read from the cache, no decode
  *     rt_mel_out_free(&m);
  *
- * Key: SHA-256 over the file's bytes, then SHA-256 over that digest and a
+ * Key: BLAKE2b-256 over the file's bytes, then BLAKE2b-256 over that digest and a
  * canonical text of every setting that changes the features (rate, FFT,
  * hop, window, mels, fmin/fmax, scale, norm, power, dB reference, amin,
  * top_db, cmn, resize, resampler) and RT_FEATCACHE_VERSION, which is bumped

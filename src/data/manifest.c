@@ -626,44 +626,60 @@ static rt_status arrays_alloc(struct arrays *a, const struct open_state *st, con
     return ok ? RT_OK : rt_error(RT_ERR_NOMEM, "%s: out of memory for features", st->path);
 }
 
-/* Kept rows into ds (see manifest.h "Lengths"); ds already holds the skipped list. */
+/* Sample j (manifest row i) into x, and into full for crops (see manifest.h "Lengths"). */
+static void fill_sample(const struct open_state *st, const struct arrays *a, int64_t i, int64_t j, int64_t T,
+                        int64_t planes)
+{
+    const rt_manifest_opts *o = st->o;
+    const struct rt_mel_out *m = &st->items[st->item_of[i]].m;
+    int64_t R = m->shape[0], t = m->shape[1], len = t > T ? t : T, xs = planes * R * T;
+    float *dst = o->crop ? a->full + a->full_off[j] : a->x + j * xs;
+    put_padded(dst, len, m->data, R, t, pad_value(o, m));
+    copy_planes(dst, planes, R * len);
+    if (o->crop) {
+        rt_manifest_window(a->x + j * xs, dst, planes * R, len, (len - T) / 2, T);
+        a->full_len[j] = len;
+    }
+    int64_t ny = st->man.n_targets;
+    if (ny) memcpy(a->y + j * ny, st->man.rows[i].y, (size_t)ny * sizeof(float));
+    else a->label[j] = st->man.rows[i].label;
+}
+
+/* Kept rows into ds; ds already holds the skipped list. Samples are filled in parallel. */
 static rt_status assemble(struct open_state *st, const bool *keep, int64_t n, rt_dataset *ds)
 {
-    const rt_manifest_opts *o = &*st->o;
-    const struct rt_mel_out *m0 = NULL;
-    int64_t T = o->crop;
-    for (int64_t i = 0; i < st->man.n_rows; i++) {
-        if (!keep[i]) continue;
-        m0 = &st->items[st->item_of[i]].m;
-        if (!o->crop && m0->shape[1] > T) T = m0->shape[1];
-    }
-    int64_t R = m0->shape[0], P = o->mel.channels ? o->mel.channels : 1, xs = P * R * T, ny = st->man.n_targets;
-    struct arrays a = {0};
-    rt_status s = arrays_alloc(&a, st, keep, n, xs, P * R);
-    int64_t j = 0, off = 0, top = -1;
-    for (int64_t i = 0; s == RT_OK && i < st->man.n_rows; i++) {
+    const rt_manifest_opts *o = st->o;
+    int64_t T = o->crop, R = 0, top = -1, ny = st->man.n_targets, *row_of = malloc((size_t)n * sizeof *row_of);
+    if (!row_of) return rt_error(RT_ERR_NOMEM, "%s: out of memory", st->path);
+    for (int64_t i = 0, j = 0; i < st->man.n_rows; i++) {
         if (!keep[i]) continue;
         const struct rt_mel_out *m = &st->items[st->item_of[i]].m;
-        int64_t t = m->shape[1], len = t > T ? t : T;
-        float *dst = o->crop ? a.full + off : a.x + j * xs;
-        put_padded(dst, len, m->data, R, t, pad_value(o, m));
-        copy_planes(dst, P, R * len);
-        if (o->crop) {
-            rt_manifest_window(a.x + j * xs, dst, P * R, len, (len - T) / 2, T);
-            a.full_off[j] = off;
-            a.full_len[j] = len;
-            off += P * R * len;
-        }
-        if (ny) memcpy(a.y + j * ny, st->man.rows[i].y, (size_t)ny * sizeof(float));
-        else top = (a.label[j] = st->man.rows[i].label) > top ? a.label[j] : top;
-        j++;
+        R = m->shape[0];
+        if (!o->crop && m->shape[1] > T) T = m->shape[1];
+        if (!ny && st->man.rows[i].label > top) top = st->man.rows[i].label;
+        row_of[j++] = i;
     }
+    int64_t P = o->mel.channels ? o->mel.channels : 1;
+    struct arrays a = {0};
+    rt_status s = arrays_alloc(&a, st, keep, n, P * R * T, P * R);
+    for (int64_t j = 0, off = 0; s == RT_OK && o->crop && j < n; j++) {
+        int64_t t = st->items[st->item_of[row_of[j]]].m.shape[1];
+        a.full_off[j] = off;
+        off += P * R * (t > T ? t : T);
+    }
+    if (s == RT_OK) {
+#pragma omp parallel for schedule(dynamic, 4)
+        for (int64_t j = 0; j < n; j++) fill_sample(st, &a, row_of[j], j, T, P);
+    }
+    free(row_of);
     int64_t shape[3] = {P, R, T};
     bool ch = o->mel.channels > 0;
     rt_dataset out;
-    if (s == RT_OK)
-        s = rt_dataset_from_arrays(&out, st->path, n, ch ? 3 : 2, ch ? shape : shape + 1, a.x, ny ? 0 : top + 1,
-                                   a.label, ny, a.y);
+    if (s == RT_OK) {
+        s = rt_dataset_adopt(&out, st->path, n, ch ? 3 : 2, ch ? shape : shape + 1, a.x, ny ? 0 : top + 1, a.label,
+                             ny, a.y);
+        a.x = NULL; /* adopted (or freed) */
+    }
     if (s == RT_OK) {
         out.crop = o->crop;
         out.full = a.full;
