@@ -123,6 +123,8 @@ static void test_cli_json_two_models(void **state)
     assert_int_equal((int)num(j, "runs"), 50);
     assert_int_equal((int)num(j, "batch"), 4);
     assert_non_null(strstr(str(j, "rss_method"), "VmHWM"));
+    assert_true(strlen(str(j, "omp_wait_policy")) > 0);
+    (void)num(j, "load_average");
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(j, "models"), *e;
     assert_int_equal(cJSON_GetArraySize(models), 2);
     int i = 0;
@@ -139,11 +141,14 @@ static void test_cli_json_two_models(void **state)
             assert_string_equal(str(e, "path"), "configs/cnn-mini.json");
             assert_true(num(e, "speedup") == 1.0 && num(e, "throughput_speedup") == 1.0);
             assert_true(num(e, "size_ratio") == 1.0);
+            assert_true(num(e, "file_bytes") == 0); /* a config */
         } else {
             assert_string_equal(str(e, "path"), file);
             assert_string_equal(str(e, "name"), "fmnist-student");
             assert_string_equal(str(e, "input"), "1x28x28");
             assert_true((int64_t)num(e, "params") == student_params);
+            /* the file holds every value plus a header */
+            assert_true(num(e, "file_bytes") > num(e, "param_bytes"));
         }
         i++;
     }

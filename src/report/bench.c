@@ -111,6 +111,19 @@ static rt_status time_forward(rt_model *m, const char *path, int64_t batch, int 
     return RT_OK;
 }
 
+/* Size of a model file; 0 for a config (JSON text, as rt_model_open tells them apart). */
+static int64_t model_file_bytes(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    int ch;
+    while ((ch = fgetc(f)) == ' ' || ch == '\n' || ch == '\t' || ch == '\r') {}
+    int64_t n = 0;
+    if (ch != '{' && fseek(f, 0, SEEK_END) == 0) n = (int64_t)ftell(f);
+    fclose(f);
+    return n > 0 ? n : 0;
+}
+
 static void shape_str(char *s, size_t cap, const rt_model *m)
 {
     size_t k = 0;
@@ -135,6 +148,7 @@ rt_status rt_bench_model(rt_bench_result *r, const char *path, const rt_bench_op
     shape_str(r->input, sizeof r->input, m);
     r->params = (int64_t)(m->params->numel + m->params->buf_numel);
     r->param_bytes = r->params * (int64_t)sizeof(float);
+    r->file_bytes = model_file_bytes(path);
 
     double *t = malloc((size_t)(o->runs > o->batch_runs ? o->runs : o->batch_runs) * sizeof *t);
     if (!t) {
@@ -248,6 +262,21 @@ void rt_bench_relate(rt_bench_result *r, int n)
     }
 }
 
+/* The conditions a reader needs to judge the times: libgomp's wait policy
+ * (spinning threads on a loaded 2-core machine multiplied batch-1 times by
+ * up to 50x here; see docs/bench.md) and the load average at the end. */
+static const char *wait_policy(void)
+{
+    const char *p = getenv("OMP_WAIT_POLICY");
+    return p && *p ? p : "(unset)";
+}
+
+static double load_average(void)
+{
+    double l[1];
+    return getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
 static const char *rss_method =
     "VmHWM of /proc/self/status in a forked process per model, reset via /proc/self/clear_refs";
 
@@ -256,20 +285,24 @@ void rt_bench_print(FILE *f, const rt_bench_result *r, int n, const rt_bench_opt
     fprintf(f, "retort bench: %d threads; batch-1 latency over %d runs after %d warm-up; throughput at batch %lld "
                "(median of %d)\n",
             threads, o->runs, o->warmup, (long long)o->batch, o->batch_runs);
-    fprintf(f, "%-28s %9s %9s %9s %9s %12s %10s %10s %8s %8s\n", "model", "load ms", "p50 ms", "p90 ms", "p99 ms",
-            "samples/s", "params MB", "peak RSS", "speedup", "thr x");
+    fprintf(f, "%-28s %9s %9s %9s %9s %12s %10s %9s %10s %8s %8s\n", "model", "load ms", "p50 ms", "p90 ms",
+            "p99 ms", "samples/s", "params MB", "file MB", "peak RSS", "speedup", "thr x");
     for (int i = 0; i < n; i++) {
         const rt_bench_result *b = &r[i];
-        char rss[32];
+        char rss[32], file[32];
         if (b->rss_peak >= 0) snprintf(rss, sizeof rss, "%.1f MB", (double)b->rss_peak / 1e6);
         else snprintf(rss, sizeof rss, "n/a");
-        fprintf(f, "%-28.28s %9.1f %9.2f %9.2f %9.2f %12.1f %10.2f %10s %7.2fx %7.2fx\n", b->name, b->load_ms,
-                b->p50_ms, b->p90_ms, b->p99_ms, b->throughput, (double)b->param_bytes / 1e6, rss, b->speedup,
+        if (b->file_bytes > 0) snprintf(file, sizeof file, "%.2f", (double)b->file_bytes / 1e6);
+        else snprintf(file, sizeof file, "-");
+        fprintf(f, "%-28.28s %9.1f %9.2f %9.2f %9.2f %12.1f %10.2f %9s %10s %7.2fx %7.2fx\n", b->name, b->load_ms,
+                b->p50_ms, b->p90_ms, b->p99_ms, b->throughput, (double)b->param_bytes / 1e6, file, rss, b->speedup,
                 b->throughput_speedup);
     }
     fprintf(f, "speedup: p50 of the first model / p50; thr x: throughput / the first model's.\n"
-               "peak RSS: %s (includes ~%.0f MB of process baseline).\n",
-            rss_method, n > 0 && r[0].rss_base > 0 ? (double)r[0].rss_base / 1e6 : 0.0);
+               "peak RSS: %s (includes ~%.0f MB of process baseline).\n"
+               "OMP_WAIT_POLICY=%s, load average %.2f (other work on the cores skews times).\n",
+            rss_method, n > 0 && r[0].rss_base > 0 ? (double)r[0].rss_base / 1e6 : 0.0, wait_policy(),
+            load_average());
 }
 
 cJSON *rt_bench_json(const rt_bench_result *r, int n, const rt_bench_opts *o, int threads)
@@ -287,6 +320,8 @@ cJSON *rt_bench_json(const rt_bench_result *r, int n, const rt_bench_opts *o, in
     cJSON_AddNumberToObject(j, "batch_runs", o->batch_runs);
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
     cJSON_AddStringToObject(j, "rss_method", rss_method);
+    cJSON_AddStringToObject(j, "omp_wait_policy", wait_policy());
+    cJSON_AddNumberToObject(j, "load_average", load_average());
     cJSON_AddItemToObject(j, "models", arr);
     for (int i = 0; i < n; i++) {
         const rt_bench_result *b = &r[i];
@@ -308,6 +343,7 @@ cJSON *rt_bench_json(const rt_bench_result *r, int n, const rt_bench_opts *o, in
         cJSON_AddNumberToObject(m, "throughput", b->throughput);
         cJSON_AddNumberToObject(m, "params", (double)b->params);
         cJSON_AddNumberToObject(m, "param_bytes", (double)b->param_bytes);
+        cJSON_AddNumberToObject(m, "file_bytes", (double)b->file_bytes);
         cJSON_AddNumberToObject(m, "rss_peak_bytes", (double)b->rss_peak);
         cJSON_AddNumberToObject(m, "rss_base_bytes", (double)b->rss_base);
         cJSON_AddNumberToObject(m, "speedup", b->speedup);

@@ -18,7 +18,9 @@
  * timed ones; p50/p90/p99 are nearest-rank percentiles of those runs.
  * Throughput: the same at `batch`, `batch_warmup` + `batch_runs` runs,
  * batch / median time. Parameter bytes: the bytes of every parameter and
- * buffer as stored in memory (FP32: 4 per value).
+ * buffer as held in memory (FP32: 4 per value); file bytes: the size of a
+ * model file as given (what a quantized file saves shows here), 0 for a
+ * config.
  *
  * Peak memory: VmHWM ("peak resident set size") of /proc/self/status.
  * rt_bench_model_isolated runs each model in a forked child process whose
@@ -55,6 +57,7 @@ typedef struct rt_bench_result {
     double throughput;            /* samples/s at opts.batch */
     int64_t params;               /* parameter + buffer values */
     int64_t param_bytes;          /* their bytes in memory */
+    int64_t file_bytes;           /* size of a model file; 0 for a config */
     int64_t rss_peak;             /* bytes, VmHWM of the measuring process */
     int64_t rss_base;             /* bytes, VmRSS of the measuring process before loading */
     double speedup;               /* p50 of the first model / this p50 (rt_bench_relate) */
