@@ -29,7 +29,8 @@ Steps (the same on both sides):
            projection vs teacher blocks.11 output) + 0.3 attention (MSE of
            the head-averaged attention maps of student blocks.7 and teacher
            blocks.11), backward, AdamW over student + projection.
-           retort's side waits for `retort distill`: the table says TODO.
+           retort's side is TODO: `retort distill` runs whole recipes
+           (rt_distill_run); peer_step still needs a one-step entry into it.
 
 Environment: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed for both
 sides (OpenBLAS's own choice of kernels); the PyTorch side runs with
@@ -292,7 +293,8 @@ def main():
     print("pt/rt: PyTorch median time / retort median time (above 1: retort faster). spr: max/min of the "
           "per-round medians (noise).")
     if any(r["step"] == "distill" for r in results):
-        print("TODO distill: retort's side needs `retort distill` (not landed); only PyTorch's figure is real.")
+        print("TODO distill: retort's side needs a one-step entry into src/distill for bench/peer_step; "
+              "only PyTorch's figure is real.")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     if args.json:
         with open(args.json, "w") as f:
