@@ -22,6 +22,8 @@
 #define VNNI __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")))
 #endif
 #define INLINE static inline __attribute__((always_inline))
+/* the MR x NR loops of a tile unrolled, so its accumulators live in registers */
+#define UNROLL _Pragma("GCC unroll 4")
 
 /* ---- F16 ---- */
 
@@ -414,19 +416,19 @@ AVX2 static inline float hsum_f32_avx2(__m256 v)
         const int64_t Kp = g->w->Kp;                                                                       \
         const int8_t *A = g->a + i0 * Kp, *W = g->w->w + j0 * Kp;                                          \
         V acc[4][4];                                                                                       \
-        for (int i = 0; i < MR; i++)                                                                       \
-            for (int j = 0; j < NR; j++) acc[i][j] = ZERO();                                               \
+        UNROLL for (int i = 0; i < MR; i++)                                                                       \
+            UNROLL for (int j = 0; j < NR; j++) acc[i][j] = ZERO();                                               \
         for (int64_t k = 0; k < Kp; k += STEP) {                                                           \
             V w[4];                                                                                        \
-            for (int j = 0; j < NR; j++) w[j] = LOAD(W + j * Kp + k);                                      \
-            for (int i = 0; i < MR; i++) {                                                                 \
+            UNROLL for (int j = 0; j < NR; j++) w[j] = LOAD(W + j * Kp + k);                                      \
+            UNROLL for (int i = 0; i < MR; i++) {                                                                 \
                 V av = LOAD(A + i * Kp + k), u = PREP(av);                                                 \
-                for (int j = 0; j < NR; j++) acc[i][j] = DOT(acc[i][j], u, av, w[j]);                      \
+                UNROLL for (int j = 0; j < NR; j++) acc[i][j] = DOT(acc[i][j], u, av, w[j]);                      \
             }                                                                                              \
         }                                                                                                  \
         (void)itest;                                                                                       \
-        for (int i = 0; i < MR; i++)                                                                       \
-            for (int j = 0; j < NR; j++) store_i8(g, i0 + i, j0 + j, HSUM(acc[i][j]) - CORR(g, j0 + j));   \
+        UNROLL for (int i = 0; i < MR; i++)                                                                       \
+            UNROLL for (int j = 0; j < NR; j++) store_i8(g, i0 + i, j0 + j, HSUM(acc[i][j]) - CORR(g, j0 + j));   \
     }
 
 /* AVX2: 32 k a step; |a| x sign(w, a) through maddubs never saturates (|a|, |w| <= 127). */
@@ -458,15 +460,15 @@ AVX2 static inline __m256i q4_unpack_avx2(const rt_q4_block *b)
         const float *D = g->w->scale + j0 * nb;                                                            \
         const __m256i ones = _mm256_set1_epi16(1);                                                         \
         __m256 acc[4][4];                                                                                  \
-        for (int i = 0; i < MR; i++)                                                                       \
-            for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_ps();                                  \
+        UNROLL for (int i = 0; i < MR; i++)                                                                       \
+            UNROLL for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_ps();                                  \
         for (int64_t b = 0; b < nb; b++) {                                                                 \
             __m256i w[4];                                                                                  \
             __m256 d[4];                                                                                   \
-            for (int j = 0; j < NR; j++) w[j] = q4_unpack_avx2(&B[j * nb + b]), d[j] = _mm256_set1_ps(D[j * nb + b]); \
-            for (int i = 0; i < MR; i++) {                                                                 \
+            UNROLL for (int j = 0; j < NR; j++) w[j] = q4_unpack_avx2(&B[j * nb + b]), d[j] = _mm256_set1_ps(D[j * nb + b]); \
+            UNROLL for (int i = 0; i < MR; i++) {                                                                 \
                 __m256i av = _mm256_loadu_si256((const __m256i *)(A + i * K + b * 32)), ab = _mm256_abs_epi8(av); \
-                for (int j = 0; j < NR; j++) {                                                             \
+                UNROLL for (int j = 0; j < NR; j++) {                                                             \
                     __m256i p = DOT(ab, _mm256_sign_epi8(w[j], av), ones);                                 \
                     if (itest) g->iacc[((i0 + i) * N + j0 + j) * nb + b] = hsum_i32_avx2(p);               \
                     else acc[i][j] = _mm256_fmadd_ps(d[j], _mm256_cvtepi32_ps(p), acc[i][j]);              \
@@ -474,8 +476,8 @@ AVX2 static inline __m256i q4_unpack_avx2(const rt_q4_block *b)
             }                                                                                              \
         }                                                                                                  \
         if (!itest)                                                                                        \
-            for (int i = 0; i < MR; i++)                                                                   \
-                for (int j = 0; j < NR; j++) store_q4(g, i0 + i, j0 + j, hsum_f32_avx2(acc[i][j]));       \
+            UNROLL for (int i = 0; i < MR; i++)                                                                   \
+                UNROLL for (int j = 0; j < NR; j++) store_q4(g, i0 + i, j0 + j, hsum_f32_avx2(acc[i][j]));       \
     }
 
 #define DOT_AVX2(u, s, ones) _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), ones)
@@ -510,18 +512,27 @@ static const struct {
 #endif
 };
 
+/* Weight rows are taken in chunks of about 32 KiB (int8 rows; q4 rows count
+ * their packed size) that stay in cache while every activation tile passes
+ * over them; threads split the (chunk, row tile) pairs. */
+#define CHUNK_BYTES (32 << 10)
+
 static void run(enum rt_qpath p, const struct qargs *g)
 {
     RT_ASSERT(rt_qpath_available(p) && (g->w->bits == 8 || g->w->bits == 4));
     const int f = g->w->bits == 4;
     const int MR = tiles[p][f].mr, NR = tiles[p][f].nr;
     const tile_fn fn = tiles[p][f].fn;
-    const int64_t M = g->M, N = g->w->N, mb = (M + MR - 1) / MR, nbk = (N + NR - 1) / NR;
+    const int64_t M = g->M, N = g->w->N, mb = (M + MR - 1) / MR;
+    const int64_t row_bytes = f ? g->w->K / RT_Q4_BLOCK * RT_Q4_BLOCK_BYTES : g->w->Kp;
+    int64_t nc = CHUNK_BYTES / row_bytes / NR * NR;
+    nc = nc < NR ? NR : nc;
+    const int64_t nchunks = (N + nc - 1) / nc;
 #pragma omp parallel for collapse(2) schedule(static) if (M * N * g->w->Kp > (1 << 17))
-    for (int64_t ib = 0; ib < mb; ib++)
-        for (int64_t jb = 0; jb < nbk; jb++) {
-            int64_t i0 = ib * MR, j0 = jb * NR;
-            fn(g, i0, j0, (int)(M - i0 < MR ? M - i0 : MR), (int)(N - j0 < NR ? N - j0 : NR));
+    for (int64_t c = 0; c < nchunks; c++)
+        for (int64_t ib = 0; ib < mb; ib++) {
+            const int64_t i0 = ib * MR, mr = M - i0 < MR ? M - i0 : MR, jend = (c + 1) * nc < N ? (c + 1) * nc : N;
+            for (int64_t j0 = c * nc; j0 < jend; j0 += NR) fn(g, i0, j0, (int)mr, (int)(jend - j0 < NR ? jend - j0 : NR));
         }
 }
 
