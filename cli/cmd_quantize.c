@@ -109,7 +109,8 @@ static int evaluate(const struct q_args *a, rt_model *m, const rt_dataset *ds, s
 
 static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
-static int print_json(const struct q_args *a, const rt_model *m, const rt_qfile_stats *st, const struct q_eval *e)
+static int print_json(const struct q_args *a, const rt_model *m, const rt_qfile_stats *st, const struct q_eval *e,
+                      enum rt_qpath path)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", a->model);
@@ -126,6 +127,7 @@ static int print_json(const struct q_args *a, const rt_model *m, const rt_qfile_
     cJSON_AddNumberToObject(o, "tensors_int8", st->n_int8);
     cJSON_AddNumberToObject(o, "tensors_q4", st->n_q4);
     cJSON_AddNumberToObject(o, "tensors_fp32", st->n_f32);
+    cJSON_AddStringToObject(o, "kernel", rt_qpath_name(path));
     if (e) {
         cJSON *ev = cJSON_AddObjectToObject(o, "eval");
         cJSON_AddStringToObject(ev, "data", a->eval);
@@ -146,7 +148,8 @@ static int print_json(const struct q_args *a, const rt_model *m, const rt_qfile_
     return 0;
 }
 
-static void print_table(const struct q_args *a, const rt_model *m, const rt_qfile_stats *st, const struct q_eval *e)
+static void print_table(const struct q_args *a, const rt_model *m, const rt_qfile_stats *st, const struct q_eval *e,
+                        enum rt_qpath path)
 {
     printf("model        %s (%s)\n", a->model, m->name[0] ? m->name : m->arch->name);
     printf("output       %s\n", a->out);
@@ -157,6 +160,8 @@ static void print_table(const struct q_args *a, const rt_model *m, const rt_qfil
     printf("bits/weight  %.3f over the %lld quantized weights (scales included); %.3f over all %lld values\n",
            st->bits_per_weight, (long long)st->weights, 8.0 * (double)st->bytes / (double)st->values,
            (long long)st->values);
+    printf("kernel       %s (integer inference of linear layers; RETORT_QKERNEL=vnni|avx2|c forces one)\n",
+           rt_qpath_name(path));
     if (!e) return;
     bool pct = !strcmp(e->metric, "accuracy");
     printf("eval         %s, %lld samples\n", a->eval, (long long)e->cmp.n);
@@ -200,8 +205,8 @@ int cmd_quantize(int argc, char **argv)
         rc = cli_fail(1, "%s: %s", a.model, rt_errmsg());
     struct q_eval e;
     if (rc == 0 && a.eval) rc = evaluate(&a, m, &ds, &e);
-    if (rc == 0 && a.json) rc = print_json(&a, m, &st, a.eval ? &e : NULL);
-    else if (rc == 0) print_table(&a, m, &st, a.eval ? &e : NULL);
+    if (rc == 0 && a.json) rc = print_json(&a, m, &st, a.eval ? &e : NULL, path);
+    else if (rc == 0) print_table(&a, m, &st, a.eval ? &e : NULL, path);
     rt_dataset_free(&ds);
     rt_model_free(m);
     return rc;

@@ -424,6 +424,9 @@ static void test_cli(void **state)
         assert_true(jnum(j, "fp32_bytes", NULL) ==
                     jnum(cJSON_GetObjectItemCaseSensitive(sum, "total"), "bytes", "fp32"));
         if (bits == 4) assert_true(ratio <= 0.16);
+        enum rt_qpath path;
+        assert_int_equal(rt_qpath_get(&path), RT_OK);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "kernel")->valuestring, rt_qpath_name(path));
         rt_st_close(&f);
         cJSON_Delete(j);
         /* the file is a model file: summary accepts it */
@@ -463,6 +466,14 @@ static void test_cli_eval(void **state)
     assert_true(jnum(j, "eval", "samples") == N);
     assert_true(jnum(j, "eval", "output_mse") > 0 && jnum(j, "eval", "kl") >= 0);
     assert_true(jnum(j, "eval", "top1_agreement") >= 0.9 && jnum(j, "eval", "top1_agreement") <= 1.0);
+    /* int8 outputs are bit-identical on every kernel path: the portable C path gives the same figures */
+    setenv("RETORT_QKERNEL", "c", 1);
+    cJSON *jc = tu_run_cli_json(args);
+    unsetenv("RETORT_QKERNEL");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(jc, "kernel")->valuestring, "c");
+    assert_true(jnum(jc, "eval", "output_mse") == jnum(j, "eval", "output_mse"));
+    assert_true(jnum(jc, "eval", "kl") == jnum(j, "eval", "kl"));
+    cJSON_Delete(jc);
     cJSON_Delete(j);
     /* the table names every figure */
     snprintf(args, sizeof args, "quantize '%s' --bits 4 -o '%s' --eval '%s'", model, out, tu_tmp("data.safetensors"));
@@ -470,7 +481,7 @@ static void test_cli_eval(void **state)
     char first[512];
     assert_int_equal(tu_run_cli(args, &lines, first, sizeof first), 0);
     char *txt = tu_cli_stdout();
-    const char *want[] = {"size", "bits/weight", "smaller", "accuracy", "output MSE", "KL", "top-1 agree"};
+    const char *want[] = {"size", "bits/weight", "smaller", "kernel", "accuracy", "output MSE", "KL", "top-1 agree"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(txt, want[i])) fail_msg("table lacks '%s':\n%s", want[i], txt);
     free(txt);
