@@ -287,7 +287,10 @@ static rt_status load_view(const rt_safetensors *st, const char *path, const rt_
         memcpy(x, rt_st_data(st, t), v->numel * sizeof(float));
         return RT_OK;
     }
-    if ((t->dtype != RT_I8 && t->dtype != RT_U8) || v->ndim < 1)
+    if ((t->dtype == RT_I8 || t->dtype == RT_U8) && (v->ndim < 1 || v->numel == 0))
+        return FAIL("%s: tensor '%s' is %s, but an empty or scalar tensor cannot be quantized", path, v->name,
+                    rt_dtype_name(t->dtype));
+    if (t->dtype != RT_I8 && t->dtype != RT_U8)
         return FAIL("%s: tensor '%s' is %s; expected F32, or I8 (int8 rows) / U8 (q4 blocks) with a .scale tensor",
                     path, v->name, rt_dtype_name(t->dtype));
     *mat = calloc(1, sizeof **mat);
