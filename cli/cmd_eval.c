@@ -1,5 +1,5 @@
 /*
- * cmd_eval.c - `retort eval MODEL --data SPEC [--batch N] [--json] [-o FILE]`:
+ * cmd_eval.c - `retort eval MODEL --data SPEC [--trials FILE] [--batch N] [--json] [-o FILE]`:
  * run a model over a dataset and print the metrics of its task
  * (src/train/eval.c). Argument parsing and output only.
  * Exit codes: 0 done, 1 a file could not be read or does not fit, 2 usage.
@@ -10,13 +10,14 @@
 #include "core/error.h"
 #include "io/fileio.h"
 #include "train/eval.h"
+#include "train/trials.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
-    "usage: retort eval MODEL --data SPEC [--batch N] [--json] [-o FILE.json]\n\n"
+    "usage: retort eval MODEL --data SPEC [--trials FILE] [--batch N] [--json] [-o FILE.json]\n\n"
     "Run MODEL (a model file, .safetensors; or a config, .json, then freshly\n"
     "initialised from seed 0 - untrained, for smoke tests) in eval mode over every\n"
     "sample of a dataset and compute the metrics of its task:\n"
@@ -24,15 +25,20 @@ static const char usage[] =
     "                  cross-entropy loss, confusion matrix\n"
     "  regression      CCC, Pearson r, MSE, MAE, R2 per output dimension and mean\n"
     "  reconstruction  reconstruction MSE (mean, per-sample min/median/max)\n"
+    "  embedding       speaker verification: cosine scores of every pair of\n"
+    "                  utterances (target when the labels agree) or of --trials;\n"
+    "                  EER, MinDCF (p_target 0.01 and 0.05)\n"
     "Samples are fed as the dataset holds them (no normalisation).\n\n"
     "  --data SPEC   fmnist:test, mnist:test, idx:IMAGES,LABELS, npy:X,Y or\n"
-    "                PATH.safetensors (tensors x and y)\n"
+    "                PATH.safetensors (tensors x and y), manifest:PATH.csv?...\n"
+    "  --trials FILE embedding models: lines 'LABEL A B', LABEL 1 (same speaker)\n"
+    "                or 0, A and B manifest paths as written, or #index\n"
     "  --batch N     batch size (default 256); the result does not depend on it\n"
     "  --json        machine-readable output\n"
     "  -o FILE       also write the JSON to FILE (atomically)\n";
 
 struct eval_args {
-    const char *model, *data, *out;
+    const char *model, *data, *out, *trials;
     long batch;
     bool json;
 };
@@ -47,9 +53,9 @@ static int parse(int argc, char **argv, struct eval_args *a)
         } else if (!strcmp(o, "--batch")) {
             if (!cli_parse_int(o, i + 1 < argc ? argv[i + 1] : NULL, 1, 1 << 20, &a->batch)) return 2;
             i++;
-        } else if (!strcmp(o, "--data") || !strcmp(o, "-o") || !strcmp(o, "--output")) {
+        } else if (!strcmp(o, "--data") || !strcmp(o, "-o") || !strcmp(o, "--output") || !strcmp(o, "--trials")) {
             if (i + 1 >= argc) return cli_fail(2, "eval: %s needs a value", o);
-            *(o[2] == 'd' ? &a->data : &a->out) = argv[++i];
+            *(o[2] == 'd' ? &a->data : o[2] == 't' ? &a->trials : &a->out) = argv[++i];
         } else if (o[0] == '-' && o[1]) {
             return cli_fail(2, "eval: unknown option '%s' (see retort eval --help)", o);
         } else if (!a->model) {
@@ -128,9 +134,16 @@ int cmd_eval(int argc, char **argv)
         rt_model_free(m);
         return cli_fail(1, "%s", rt_errmsg());
     }
-    rt_eval_report r;
-    if (rt_eval_model(m, &ds, a.batch, &r) != RT_OK) rc = cli_fail(1, "%s", rt_errmsg());
+    rt_eval_report r = {0};
+    rt_trials tr = {0};
+    if (a.trials && m->task != RT_TASK_EMBEDDING)
+        rc = cli_fail(2, "eval: %s: --trials is for embedding models (this one is %s)", a.model,
+                      rt_eval_task_name(m->task));
+    else if (a.trials && rt_trials_read_for(&tr, a.trials, &ds) != RT_OK) rc = cli_fail(1, "%s", rt_errmsg());
+    else if (rt_eval_model_trials(m, &ds, a.batch, a.trials ? &tr : NULL, &r) != RT_OK)
+        rc = cli_fail(1, "%s", rt_errmsg());
     else rc = emit(&a, &r, from_config);
+    rt_trials_free(&tr);
     rt_eval_report_free(&r);
     rt_dataset_free(&ds);
     rt_model_free(m);

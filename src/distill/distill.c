@@ -316,13 +316,21 @@ static int recipe_taps(const rt_kd_spec *kd, const char **taps);
  * sample: run it once over the training data (as a cache file would hold
  * them) instead of once a batch, when they fit in PRECOMPUTE_MAX bytes. */
 #define PRECOMPUTE_MAX (2.0 * (1 << 30))
+
+/* The loader changes the inputs from epoch to epoch: noise, mixup, random
+ * crops of an audio manifest (crop=N), SpecAugment masks. */
+static bool inputs_augmented(const rt_recipe *r, const rt_dataset *train)
+{
+    return r->noise > 0 || r->mixup > 0 || train->full || rt_specaug_active(&train->specaug);
+}
+
 static rt_status precompute(struct distiller *d, const rt_dataset *train)
 {
     const char *taps[KD_MAX_LINKS];
     int nt = recipe_taps(&d->kd, taps);
     double bytes = 0;
     for (int j = 0; j < d->kg[0].n_links; j++) bytes += (double)d->kg[0].links[j].row * (double)train->n * 4;
-    if (d->r->noise > 0 || d->r->mixup > 0 || bytes > PRECOMPUTE_MAX) {
+    if (inputs_augmented(d->r, train) || bytes > PRECOMPUTE_MAX) {
         if (!d->quiet)
             printf("teacher: run on every batch (%s)\n",
                    bytes > PRECOMPUTE_MAX ? "its taps over the data would not fit in 2 GiB" : "inputs are augmented");
@@ -348,6 +356,10 @@ static rt_status kd_ready(void *ctx, rt_model *m, const rt_dataset *train)
     rt_params_init_from(m->params, d->r->seed, d->first_aux);
     rt_params_allow_growth(m->params, false);
     if (!d->cached) return precompute(d, train);
+    if (inputs_augmented(d->r, train))
+        return rt_error(RT_ERR_ARG, "%s: a teacher cache holds targets for the stored inputs; %s would change the "
+                        "inputs every epoch (run the teacher live instead)", d->r->label,
+                        train->full ? "random crops (crop=N)" : "input augmentation");
     const char *rows = rt_st_meta_get(&d->cache, "rows"), *hash = rt_st_meta_get(&d->cache, "data_hash");
     char want[20];
     snprintf(want, sizeof want, "%016llx", (unsigned long long)rt_kd_data_hash(train));

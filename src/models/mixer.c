@@ -42,6 +42,9 @@
  *                       per frame shared by all channels (false)
  *   "embed_dim"         embedding size (required)
  *   "embedding_bn"      BatchNorm1d after the embedding layer, as ECAPA (false)
+ *   "mel_first"         the input is [F, T] (mel bins by frames, as `retort
+ *                       features` and audio manifests give it) and the graph
+ *                       transposes it to [T, F] first (false; not in the twin)
  *   task "embedding" (output = the embedding), "classification" or
  *   "regression" (a Linear head on the embedding; AAM-softmax training
  *   reads the "embedding" tap instead).
@@ -73,22 +76,25 @@ struct mixer_settings {
     int64_t hidden, blocks, groups, att_dim, embed_dim;
     int64_t token_hidden, channel_hidden;
     double expansion, token_expansion;
-    bool channel_att, embedding_bn;
+    bool channel_att, embedding_bn, mel_first;
 };
+
+/* Frames and mel bins of the input (see "mel_first"). */
+static int64_t mixer_frames(const rt_model *m, const struct mixer_settings *s) { return m->in_shape[s->mel_first]; }
 
 static rt_status mixer_check(rt_cfg *c, const rt_model *m, struct mixer_settings *s)
 {
-    if (m->in_ndim != 2) return rt_cfg_fail(c, "input", "expected [T, F] (frames, mel bins)");
+    if (m->in_ndim != 2) return rt_cfg_fail(c, "input", "expected [T, F] (frames, mel bins), or [F, T] with mel_first");
     if (m->task == RT_TASK_RECONSTRUCTION)
         return rt_cfg_fail(c, "task", "mixer supports embedding, classification and regression");
     s->channel_hidden = (int64_t)((double)s->hidden * s->expansion);
-    s->token_hidden = (int64_t)((double)m->in_shape[0] * s->token_expansion);
+    s->token_hidden = (int64_t)((double)mixer_frames(m, s) * s->token_expansion);
     if (s->channel_hidden < 1)
         return rt_cfg_fail(c, "expansion", "%g x hidden %lld leaves no hidden units", s->expansion,
                            (long long)s->hidden);
     if (s->token_hidden < 1)
         return rt_cfg_fail(c, "token_expansion", "%g x %lld frames leaves no hidden units", s->token_expansion,
-                           (long long)m->in_shape[0]);
+                           (long long)mixer_frames(m, s));
     if (s->hidden % s->groups)
         return rt_cfg_fail(c, "groups", "%lld does not divide hidden %lld", (long long)s->groups,
                            (long long)s->hidden);
@@ -116,6 +122,7 @@ static rt_status mixer_parse(rt_cfg *c, rt_model *m, void **out)
     rt_cfg_bool(c, c->root, "channel_attention", false, &s->channel_att);
     rt_cfg_int(c, c->root, "embed_dim", true, 1, 1 << 16, &s->embed_dim);
     rt_cfg_bool(c, c->root, "embedding_bn", false, &s->embedding_bn);
+    rt_cfg_bool(c, c->root, "mel_first", false, &s->mel_first);
     if (c->status == RT_OK) mixer_check(c, m, s);
     if (c->status != RT_OK) {
         free(s);
@@ -209,7 +216,8 @@ static rt_node *attentive_pool(rt_graph *g, const struct mixer_settings *s, rt_n
 static rt_node *mixer_build(rt_graph *g, const rt_model *m, rt_node *x)
 {
     const struct mixer_settings *s = m->settings;
-    int64_t T = m->in_shape[0], F = m->in_shape[1], E = s->embed_dim;
+    int64_t T = mixer_frames(m, s), F = m->in_shape[!s->mel_first], E = s->embed_dim;
+    if (s->mel_first) x = rt_transpose(g, x, 1, 2); /* (B, F, T) -> (B, T, F) */
     rt_node *h = rt_tag(rt_nn_linear(g, x, "stem", F, s->hidden, true), "embed");
     for (int i = 0; i < (int)s->blocks; i++) h = mixer_block(g, s, h, i, T);
     h = rt_nn_layer_norm(g, h, "norm", s->hidden, MIXER_LN_EPS);

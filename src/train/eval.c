@@ -9,6 +9,7 @@
 #include "train/eval.h"
 
 #include "metrics/metrics.h"
+#include "train/trials.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -76,11 +77,55 @@ static rt_status check_targets(const rt_model *m, const rt_dataset *ds, int64_t 
     case RT_TASK_RECONSTRUCTION:
         *n_out = ds->x_size;
         return RT_OK;
+    case RT_TASK_EMBEDDING: {
+        rt_graph *g = rt_model_graph((rt_model *)m, 1, RT_PLAN_INFER); /* the embedding's width */
+        const rt_node *o = g ? rt_graph_tap(g, "output") : NULL;
+        *n_out = o ? rt_numel(o) : 0;
+        rt_graph_free(g);
+        if (!o) return rt_error(RT_ERR_SHAPE, "model '%s': no output to score (%s)", mname(m), rt_errmsg());
+        return RT_OK;
+    }
     default:
         return rt_error(RT_ERR_UNSUPPORTED,
                         "model '%s': task '%s' cannot be evaluated from (x, y) pairs yet (needs verification trials)",
                         mname(m), rt_eval_task_name(m->task));
     }
+}
+
+static void add_scalar(rt_eval_report *r, const char *name, double v, bool higher_is_better);
+
+/* Embedding models: cosine scores of the trials (all pairs of ds's labelled
+ * utterances when tr is NULL), EER and MinDCF (p_target 0.01 and 0.05, unit costs). */
+static rt_status embedding_metrics(rt_eval_report *r, const rt_dataset *ds, const float *y, const rt_trials *tr)
+{
+    rt_trials all = {0};
+    rt_status s = RT_OK;
+    if (!tr) {
+        if (!ds->label)
+            return rt_error(RT_ERR_ARG, "%s: an embedding model is scored on verification trials: the data need "
+                            "speaker labels (all pairs), or give a trial list", ds->source);
+        if ((s = rt_trials_all_pairs(&all, ds->label, ds->n)) != RT_OK)
+            return rt_error(s, "%s: %s", ds->source, rt_errmsg());
+        tr = &all;
+    }
+    double eer = NAN;
+    rt_dcf d1 = {0}, d5 = {0};
+    rt_trials *t = (rt_trials *)tr;
+    s = rt_trials_score(t, y, ds->n, r->n_out);
+    if (s == RT_OK) s = rt_metric_eer(&eer, t->score, t->n, t->target, t->n);
+    if (s == RT_OK) s = rt_metric_mindcf(&d1, t->score, t->n, t->target, t->n, &(rt_dcf_opts){0.01, 1, 1});
+    if (s == RT_OK) s = rt_metric_mindcf(&d5, t->score, t->n, t->target, t->n, &(rt_dcf_opts){0.05, 1, 1});
+    int64_t n_trials = t->n, n_target = 0;
+    for (int64_t k = 0; k < t->n; k++) n_target += t->target[k];
+    rt_trials_free(&all);
+    if (s != RT_OK) return s;
+    add_scalar(r, "eer", eer, false);
+    add_scalar(r, "min_dcf", d1.min_dcf, false);
+    add_scalar(r, "min_dcf_p05", d5.min_dcf, false);
+    add_scalar(r, "trials", (double)n_trials, true);
+    add_scalar(r, "target_trials", (double)n_target, true);
+    r->primary = "eer";
+    return RT_OK;
 }
 
 /* An eval-mode graph of `rows` rows whose input and output taps fit. */
@@ -231,6 +276,12 @@ static void reconstruction_metrics(rt_eval_report *r, double *ps)
 
 rt_status rt_eval_model(rt_model *m, const rt_dataset *ds, int64_t batch, rt_eval_report *out)
 {
+    return rt_eval_model_trials(m, ds, batch, NULL, out);
+}
+
+rt_status rt_eval_model_trials(rt_model *m, const rt_dataset *ds, int64_t batch, const rt_trials *trials,
+                               rt_eval_report *out)
+{
     memset(out, 0, sizeof *out);
     snprintf(out->model, sizeof out->model, "%s", mname(m));
     snprintf(out->arch, sizeof out->arch, "%s", m->arch->name);
@@ -253,6 +304,7 @@ rt_status rt_eval_model(rt_model *m, const rt_dataset *ds, int64_t batch, rt_eva
     if (s == RT_OK) {
         if (m->task == RT_TASK_CLASSIFICATION) s = classification_metrics(out, ds, y);
         else if (m->task == RT_TASK_REGRESSION) s = regression_metrics(out, ds, y);
+        else if (m->task == RT_TASK_EMBEDDING) s = embedding_metrics(out, ds, y, trials);
         else reconstruction_metrics(out, ps);
     }
     free(y);

@@ -26,7 +26,7 @@
  *   - classification: class labels, each < num_outputs;
  *   - regression: float targets of width num_outputs;
  *   - reconstruction: the target is x itself (labels or y are ignored);
- *   - embedding: not evaluable from (x, y) pairs (needs verification trials);
+ *   - embedding: speaker labels (scored on all pairs) or a trial list;
  *   - every model output finite (else an error naming the first sample).
  *
  * Metrics by task (names as in the metric registry, metrics.h):
@@ -37,7 +37,12 @@
  *                   D output dimensions (per dimension in per_dim), "loss" =
  *                   "mse" (PyTorch's MSELoss over all elements);
  *   reconstruction  "recon_mse" (over all elements; "loss" too) and the
- *                   per-sample MSE's "recon_mse_min", "_median", "_max".
+ *                   per-sample MSE's "recon_mse_min", "_median", "_max";
+ *   embedding       verification (train/trials.h): cosine scores of every
+ *                   pair of utterances (target when the labels agree) or of
+ *                   a trial list; "eer", "min_dcf" (p_target 0.01, unit
+ *                   costs), "min_dcf_p05" (p_target 0.05), "trials",
+ *                   "target_trials".
  * A metric that is undefined for the data (Pearson r of a constant column,
  * CCC/R2/Pearson with N < 2) is NaN in the report (null in JSON), not an
  * error. "primary" names the metric a user would rank models by.
@@ -72,7 +77,7 @@ typedef struct rt_eval_report {
     int64_t batch;
     int64_t n_out;           /* classes (C), output dims (D) or elements per sample (E) */
     double seconds;          /* wall time: forward passes and metrics */
-    const char *primary;     /* "accuracy", "ccc" or "recon_mse" */
+    const char *primary;     /* "accuracy", "ccc", "recon_mse" or "eer" */
     int n_scalars;
     rt_eval_scalar scalars[RT_EVAL_MAX_SCALARS];
     int64_t *confusion;      /* classification: (C, C), rows true, columns predicted; else NULL */
@@ -83,6 +88,10 @@ typedef struct rt_eval_report {
  * free it with rt_eval_report_free; after an error it holds no memory,
  * freeing it is harmless). batch >= 1. */
 rt_status rt_eval_model(rt_model *m, const rt_dataset *ds, int64_t batch, rt_eval_report *out);
+/* The same; an embedding model is scored on the given trials (NULL: all pairs). */
+struct rt_trials;
+rt_status rt_eval_model_trials(rt_model *m, const rt_dataset *ds, int64_t batch, const struct rt_trials *trials,
+                               rt_eval_report *out);
 void rt_eval_report_free(rt_eval_report *r);
 /* The dataset's samples fit the model's input (equal once size-1 dims are
  * dropped: (28, 28) samples feed a [1, 28, 28] model); else an error naming both. */

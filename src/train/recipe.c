@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const loss_names[RT_LOSS_KIND_COUNT + 1] = {"cross_entropy", "mse", "l1", "ccc", "elbo", NULL};
+static const char *const loss_names[RT_LOSS_KIND_COUNT + 1] = {"cross_entropy", "mse", "l1", "ccc",
+                                                                 "elbo",          "aam_softmax", NULL};
 
 const char *rt_loss_kind_name(enum rt_loss_kind k) { return (unsigned)k < RT_LOSS_KIND_COUNT ? loss_names[k] : "?"; }
 
@@ -85,6 +86,10 @@ static void parse_loss(rt_cfg *c, rt_recipe *r)
     rt_cfg_num(c, l, "label_smoothing", false, 0, 1, &r->label_smoothing);
     r->beta = 1.0;
     rt_cfg_num(c, l, "beta", false, 0, 1e6, &r->beta);
+    r->margin = 0.2; /* voxceleb_trainer / wespeaker's usual AAM-softmax settings */
+    r->scale = 30.0;
+    rt_cfg_num(c, l, "margin", false, 0, 3.14159, &r->margin);
+    rt_cfg_num(c, l, "scale", false, 1e-3, 1e4, &r->scale);
 }
 
 static const char *const kd_kinds[RT_KD_KIND_COUNT + 1] = {"response", "feature", "attention", "embedding", NULL};

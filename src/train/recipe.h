@@ -24,7 +24,10 @@
  *
  * Losses by task: classification "cross_entropy" (label_smoothing),
  * regression "mse" | "l1" | "ccc", reconstruction "mse" | "elbo" (beta; the
- * VAE's taps mu and logvar). Inputs are used as the data set holds them
+ * VAE's taps mu and logvar), embedding "aam_softmax" (margin 0.2, scale 30:
+ * ArcFace on the "embedding" tap against class labels, through a (K, E)
+ * class-weight matrix "aux.aam.weight" that is trained and checkpointed but
+ * left out of model files). Inputs are used as the data set holds them
  * (IDX pixels in [0, 1]): input normalisation is not part of a model file
  * yet, so it is not offered here (eval would not know to repeat it).
  */
@@ -38,7 +41,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum rt_loss_kind { RT_LOSS_CE = 0, RT_LOSS_MSE, RT_LOSS_L1, RT_LOSS_CCC, RT_LOSS_ELBO, RT_LOSS_KIND_COUNT };
+enum rt_loss_kind { RT_LOSS_CE = 0, RT_LOSS_MSE, RT_LOSS_L1, RT_LOSS_CCC, RT_LOSS_ELBO, RT_LOSS_AAM, RT_LOSS_KIND_COUNT };
 
 /* Distillation (the recipe's optional "distill" object; src/distill reads it):
  *
@@ -106,6 +109,7 @@ typedef struct rt_recipe {
     float noise, mixup;
     enum rt_loss_kind loss;
     double label_smoothing, beta;
+    double margin, scale; /* aam_softmax */
     rt_optim_config optim;
     double lr;
     rt_sched sched;       /* steps filled in by the trainer (they depend on the data) */

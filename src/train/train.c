@@ -48,6 +48,7 @@ struct trainer {
     double best, ep_sum;  /* ep_sum, ep_steps: this epoch's loss so far (kept in checkpoints) */
     int64_t ep_steps;
     bool has_best, higher_better;
+    int first_aux;        /* first view the loss declared (aam_softmax), or -1 */
     const char *metric;
     FILE *log;
     char path_ckpt[600], path_log[600], path_model[600], path_best[600], path_recipe[600];
@@ -92,6 +93,18 @@ static rt_status build_tgraph(struct trainer *t, int64_t batch, struct tgraph *t
         tg->loss = rt_add(g, rt_mse_loss(g, out, tg->x), rt_scale(g, rt_gaussian_kl(g, mu, lv), (float)r->beta));
         break;
     }
+    case RT_LOSS_AAM: {
+        rt_node *emb = rt_graph_tap(g, "embedding");
+        if (!emb || emb->out.ndim != 2)
+            return rt_error(RT_ERR_ARG, "%s: loss 'aam_softmax' needs a model with an \"embedding\" tap (B, E)", r->label);
+        int64_t K = t->train.n_classes, E = emb->out.shape[1];
+        if (t->first_aux < 0) t->first_aux = g->params->n_views;
+        rt_params_allow_growth(g->params, true); /* the class weights are a training-only head */
+        rt_node *w = rt_param(g, RT_AUX_PREFIX "aam.weight", RT_DIMS(K, E), rt_init_normal(sqrtf(2.f / (float)(K + E))));
+        tg->target = rt_input(g, "target", RT_DIMS(batch));
+        tg->loss = rt_aam_softmax(g, emb, w, tg->target, (float)r->margin, (float)r->scale);
+        break;
+    }
     default:
         return rt_error(RT_ERR_ARG, "%s: unknown loss", r->label);
     }
@@ -116,6 +129,9 @@ static rt_status check_data(struct trainer *t, const rt_dataset *ds)
     const rt_recipe *r = t->r;
     rt_status s = rt_eval_check_input(m, ds);
     if (s != RT_OK) return s;
+    if (r->loss == RT_LOSS_AAM && ds->n_classes < 2)
+        return rt_error(RT_ERR_ARG, "%s: loss 'aam_softmax' needs class labels (speakers) of at least 2 classes",
+                        ds->source);
     if (r->loss == RT_LOSS_CE && (ds->n_classes < 1 || ds->n_classes > m->num_outputs))
         return rt_error(RT_ERR_ARG, "%s: %s for a model with %lld classes", ds->source,
                         ds->n_classes < 1 ? "no class labels" : "more classes than outputs",
@@ -348,6 +364,9 @@ static rt_status end_epoch(struct trainer *t, const rt_train_opts *o, uint64_t e
     cJSON_AddNumberToObject(e, "step", (double)t->step);
     cJSON_AddNumberToObject(e, "train_loss", train_loss);
     cJSON_AddNumberToObject(e, "seconds", seconds);
+    /* bad manifest rows left out (on_bad_row=skip): always written, 0 when none */
+    cJSON_AddNumberToObject(e, "train_skipped_rows", (double)t->train.n_skipped);
+    if (t->has_val) cJSON_AddNumberToObject(e, "val_skipped_rows", (double)t->val.n_skipped);
     double v = NAN;
     if (t->has_val) {
         rt_eval_report rep;
@@ -383,7 +402,7 @@ static rt_status run_epochs(struct trainer *t, const rt_train_opts *o, rt_train_
     const rt_recipe *r = t->r;
     bool mix = r->loss == RT_LOSS_CE && r->mixup > 0;
     rt_batch b = {.x = rt_data(t->full.x), .cap = t->full.batch};
-    if (r->loss == RT_LOSS_CE && !mix) b.label = rt_data(t->full.target);
+    if ((r->loss == RT_LOSS_CE && !mix) || r->loss == RT_LOSS_AAM) b.label = rt_data(t->full.target);
     else if (t->full.target != t->full.x) b.y = rt_data(t->full.target);
     double t_start = omp_get_wtime();
     int64_t first_step = t->step;
@@ -457,9 +476,14 @@ static rt_status setup(struct trainer *t, const rt_train_opts *o)
     const rt_recipe *r = t->r;
     rt_status s = rt_model_open(&t->m, r->model, r->seed);
     if (s == RT_OK) s = open_data(t);
+    t->first_aux = -1;
     if (s == RT_OK) s = build_tgraph(t, r->batch, &t->full);
     int64_t rem = t->train.n % r->batch;
     if (s == RT_OK && rem && !r->drop_last) s = build_tgraph(t, rem, &t->rem);
+    if (s == RT_OK && t->first_aux >= 0) { /* the loss's own parameters (aam_softmax's class weights) */
+        rt_params_init_from(t->m->params, r->seed, t->first_aux);
+        rt_params_allow_growth(t->m->params, false);
+    }
     if (s == RT_OK && t->h->ready) s = t->h->ready(t->h->ctx, t->m, &t->train);
     if (s == RT_OK) s = rt_optim_new(&t->opt, t->m->params, &r->optim);
     if (s != RT_OK) return s;
@@ -474,6 +498,7 @@ static rt_status setup(struct trainer *t, const rt_train_opts *o)
     if ((s = rt_sched_check(&t->sched)) != RT_OK) return rt_error(s, "%s: schedule: %s", r->label, rt_errmsg());
     const char *metric = t->m->task == RT_TASK_CLASSIFICATION ? "accuracy"
                          : t->m->task == RT_TASK_REGRESSION   ? "ccc"
+                         : t->m->task == RT_TASK_EMBEDDING    ? "eer"
                                                               : "recon_mse";
     t->metric = metric;
     t->higher_better = rt_metric_find(metric) ? rt_metric_find(metric)->higher_is_better : false;
