@@ -28,9 +28,8 @@ Steps (the same on both sides):
            (MSE of student blocks.7 output through a learned 384->768
            projection vs teacher blocks.11 output) + 0.3 attention (MSE of
            the head-averaged attention maps of student blocks.7 and teacher
-           blocks.11), backward, AdamW over student + projection.
-           retort's side is TODO: `retort distill` runs whole recipes
-           (rt_distill_run); peer_step still needs a one-step entry into it.
+           blocks.11), backward, AdamW over student + projection
+           (retort: the same terms from src/distill's rt_kd_term_build).
 
 Environment: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed for both
 sides (OpenBLAS's own choice of kernels); the PyTorch side runs with
@@ -216,9 +215,8 @@ def measure(case, args, envs):
     name, config, step, batch = case
     rt_env, pt_env = envs
     sides = {}
-    if step != "distill":
-        sides["retort"] = Server([os.path.join(args.build, "bench", "peer_step"), config, step, str(batch),
-                                  "--threads", str(args.threads)], rt_env)
+    sides["retort"] = Server([os.path.join(args.build, "bench", "peer_step"), config, step, str(batch),
+                              "--threads", str(args.threads)], rt_env)
     sides["pytorch"] = Server([sys.executable, os.path.abspath(__file__), "--serve", config, step, str(batch),
                                "--threads", str(args.threads)], pt_env)
     try:
@@ -240,20 +238,15 @@ def measure(case, args, envs):
         med = statistics.median(times[k])
         out[k] = {"median_ms": med, "samples_per_s": batch * 1e3 / med,
                   "round_spread": max(round_meds[k]) / min(round_meds[k]), "steps": len(times[k])}
-    if "retort" in out:
-        out["ratio"] = out["pytorch"]["median_ms"] / out["retort"]["median_ms"]
+    out["ratio"] = out["pytorch"]["median_ms"] / out["retort"]["median_ms"]
     return out
 
 
 def fmt_row(r):
-    pt = r["pytorch"]
-    if "retort" in r:
-        rt = r["retort"]
-        return (f"{r['case']:<34} {rt['median_ms']:>10.2f} {pt['median_ms']:>10.2f} {rt['samples_per_s']:>9.1f} "
-                f"{pt['samples_per_s']:>9.1f} {r['ratio']:>7.2f}x {rt['round_spread']:>6.2f} "
-                f"{pt['round_spread']:>6.2f} {pt['steps']:>5}")
-    return (f"{r['case']:<34} {'TODO':>10} {pt['median_ms']:>10.2f} {'TODO':>9} {pt['samples_per_s']:>9.1f} "
-            f"{'TODO':>8} {'-':>6} {pt['round_spread']:>6.2f} {pt['steps']:>5}")
+    pt, rt = r["pytorch"], r["retort"]
+    return (f"{r['case']:<34} {rt['median_ms']:>10.2f} {pt['median_ms']:>10.2f} {rt['samples_per_s']:>9.1f} "
+            f"{pt['samples_per_s']:>9.1f} {r['ratio']:>7.2f}x {rt['round_spread']:>6.2f} "
+            f"{pt['round_spread']:>6.2f} {pt['steps']:>5}")
 
 
 def main():
@@ -292,9 +285,6 @@ def main():
         print(fmt_row(r), flush=True)
     print("pt/rt: PyTorch median time / retort median time (above 1: retort faster). spr: max/min of the "
           "per-round medians (noise).")
-    if any(r["step"] == "distill" for r in results):
-        print("TODO distill: retort's side needs a one-step entry into src/distill for bench/peer_step; "
-              "only PyTorch's figure is real.")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     if args.json:
         with open(args.json, "w") as f:
