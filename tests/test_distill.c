@@ -590,6 +590,52 @@ static void test_vit_to_mobilevit(void **state)
     rt_st_close(&st);
 }
 
+/* A teacher trained on flipped labels and a response term that carries
+ * nearly all of the gradient: validation accuracy falls epoch after epoch
+ * and the monitor says which term dominates. */
+static void test_dominating_term_warns(void **state)
+{
+    (void)state;
+    float y[N];
+    rt_dataset a;
+    char spec[1200], txt[2048];
+    snprintf(spec, sizeof spec, "npy:%s,%s", tu_tmp("x.npy"), tu_tmp("y.npy"));
+    assert_int_equal(rt_dataset_open(&a, spec), RT_OK);
+    for (int i = 0; i < N; i++) y[i] = (float)(1 - a.label[i]);
+    rt_dataset_free(&a);
+    assert_int_equal(rt_npy_write_f32(tu_tmp("yflip.npy"), y, 1, (int64_t[]){N}), RT_OK);
+    snprintf(txt, sizeof txt,
+             "{\"name\": \"t\", \"model\": \"%s\", \"data\": {\"train\": \"npy:%s,%s\", \"batch\": 16},\n"
+             " \"loss\": {\"name\": \"cross_entropy\"}, \"optim\": {\"name\": \"adam\", \"lr\": 0.01},\n"
+             " \"epochs\": 3, \"seed\": 1, \"out\": \"%s\"}\n",
+             tu_tmp("teacher.json"), tu_tmp("x.npy"), tu_tmp("yflip.npy"), tu_tmp("flipped"));
+    write_file("flip-recipe.json", txt);
+    rt_recipe r;
+    assert_int_equal(rt_recipe_load(&r, tu_tmp("flip-recipe.json"), NULL, 0), RT_OK);
+    rt_train_opts o = {.quiet = true};
+    rt_train_result tr;
+    assert_int_equal(rt_train_run(&r, &o, &tr), RT_OK);
+    rt_recipe_free(&r);
+    char tset[600];
+    snprintf(tset, sizeof tset, "distill.teacher=\"%s\"", tu_tmp("flipped/model.safetensors"));
+    const char *rp = recipe("dom.json", "{\"kind\": \"response\", \"weight\": 1.0}",
+                            "\"task_weight\": 0.001, \"alpha\": 0.5,");
+    char set_out[600];
+    snprintf(set_out, sizeof set_out, "out=\"%s\"", tu_tmp("dom"));
+    const char *sets[3] = {set_out, tset, "optim.lr=0.003"};
+    assert_int_equal(rt_recipe_load(&r, rp, sets, 3), RT_OK);
+    rt_distill_opts dopt = {.train = {.quiet = true}};
+    rt_distill_result res;
+    assert_int_equal(rt_distill_run(&r, &dopt, &res), RT_OK);
+    rt_recipe_free(&r);
+    char first[700] = "";
+    int w = log_warnings(tu_tmp("dom"), first, sizeof first);
+    printf("    flipped teacher: student accuracy %.4f, %d warning(s): %s\n", res.student.val_metric, w, first);
+    assert_true(w >= 1);
+    assert_non_null(strstr(first, "'response' carries"));
+    assert_non_null(strstr(first, "got worse"));
+}
+
 static void test_bad_recipes(void **state)
 {
     (void)state;
@@ -648,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_cache_other_order),
         cmocka_unit_test(test_bad_recipes),
+        cmocka_unit_test(test_dominating_term_warns),
         cmocka_unit_test(test_vit_to_mobilevit),
     };
     return cmocka_run_group_tests(tests, setup, tu_tmpdir_teardown);
