@@ -289,10 +289,11 @@ static void test_checks(void **state)
     expect_eval_error(reg, &dt3, 4, RT_ERR_SHAPE, "dt3", "2 values");
     expect_eval_error(reg, &d22, 4, RT_ERR_SHAPE, "d22", "class labels");
     expect_eval_error(reg, &dt2, 0, RT_ERR_ARG, "batch", NULL);
-    rt_model *emb = model("{\"arch\": \"lstm\", \"input\": [3, 4], \"task\": \"embedding\", \"hidden\": 4,"
+    /* embedding models are scored on verification trials: all pairs of labelled utterances */
+    rt_model *emb = model("{\"arch\": \"lstm\", \"input\": [1, 4], \"task\": \"embedding\", \"hidden\": 4,"
                           " \"layers\": 1, \"embed_dim\": 4}",
                           1);
-    expect_eval_error(emb, &dt2, 4, RT_ERR_UNSUPPORTED, "embedding", NULL);
+    expect_eval_error(emb, &dt2, 4, RT_ERR_ARG, "embedding", "speaker labels");
     rt_model_free(emb);
     /* a model whose output is not finite */
     float *w = rt_params_data(reg->params, rt_params_find(reg->params, "head.bias"));
