@@ -3,7 +3,8 @@
  * (src/quant/qfile.c): safetensors parse, the embedded config, then the
  * checked reading of int8 / q4 payloads and their scales.
  * Build: make fuzz; run: build/fuzz/fuzz_qfile -max_total_time=60 fuzz/seeds/fuzz_qfile
- * Any accepted file must give integer weights whose shapes match the views.
+ * Any accepted file must give integer weights whose shapes match the views,
+ * and its integer inference graph (batch 1, zero input) must run.
  */
 #include "quant/qfile.h"
 
@@ -25,6 +26,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const rt_qmat *q = m->qw->mat[i];
             const rt_param_view *v = &m->params->views[i];
             if (q && (q->N != v->shape[0] || (size_t)(q->N * q->K) != v->numel)) abort();
+        }
+        rt_graph *g = rt_model_graph(m, 1, RT_PLAN_INFER);
+        if (g) {
+            rt_node *in = rt_graph_tap(g, "input");
+            memset(rt_data(in), 0, (size_t)rt_numel(in) * sizeof(float));
+            rt_graph_set_training(g, false);
+            rt_graph_forward(g);
+            rt_graph_free(g);
         }
     }
     rt_model_free(m);
