@@ -3,8 +3,9 @@
 # teacher/student pairs (summary, compare, init), training the Fashion-MNIST
 # teacher (retort train), distilling the student from it and training the
 # same student from scratch with the same budget (retort distill --baseline),
-# evaluating (retort eval) and the op benchmark table.
-# It grows into: teacher -> student (distill) -> quantize -> bench -> report.
+# evaluating (retort eval), quantizing it to INT8 and INT4 (retort quantize
+# --eval), timing all four (retort bench) and the op benchmark table.
+# It grows into: ... -> report (issue: report/verify).
 # Usage: scripts/main_job.sh [BUILD_DIR]
 set -eu
 B=${1:-build}
@@ -33,7 +34,16 @@ echo "== 4. evaluate on the test set (retort eval)"
 "$B"/retort eval "$OUT/fmnist-distill/model.safetensors" --data fmnist:test -o "$OUT/fmnist-distill/eval.json"
 "$B"/retort compare "$OUT/fmnist-teacher/best.safetensors" "$OUT/fmnist-distill/model.safetensors"
 echo
-echo "== 5. op benchmarks (bench/ops)"
+echo "== 5. quantize the distilled student (INT8, INT4) and measure what it costs (retort quantize --eval)"
+D="$OUT/fmnist-distill"
+"$B"/retort quantize "$D/model.safetensors" --bits 8 -o "$D/student-q8.safetensors" --eval fmnist:test
+"$B"/retort quantize "$D/model.safetensors" --bits 4 -o "$D/student-q4.safetensors" --eval fmnist:test
+echo
+echo "== 6. latency, throughput and memory: teacher, student, INT8, INT4 (retort bench)"
+"$B"/retort bench "$OUT/fmnist-teacher/best.safetensors" "$D/model.safetensors" "$D/student-q8.safetensors" \
+    "$D/student-q4.safetensors" --runs 100 --batch 128
+echo
+echo "== 7. op benchmarks (bench/ops)"
 if [ -x "$B"/bench/ops ]; then "$B"/bench/ops --quick; else echo "(bench/ops not built)"; fi
 echo
 echo "main job done: runs in $OUT/fmnist-teacher and $OUT/fmnist-distill (+ baseline/)"
