@@ -446,6 +446,18 @@ static void test_kill_and_resume(void **state)
         assert_int_equal(distill(rp, tu_tmp("live"), NULL, &a), RT_OK);
     }
     same_file(tu_tmp("live/model.safetensors"), tu_tmp("killed/model.safetensors"));
+    /* resuming a finished run trains nothing and still reports the student's metric */
+    assert_int_equal(tu_run_cli(args, &lines, line, sizeof line), 0);
+    uint8_t *txt;
+    size_t n;
+    assert_int_equal(rt_read_file(tu_tmp("killed/distill.json"), 1 << 20, &txt, &n), RT_OK);
+    cJSON *o = cJSON_ParseWithLength((const char *)txt, n);
+    free(txt);
+    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "student"), "accuracy");
+    assert_true(cJSON_IsNumber(acc) && acc->valuedouble > 0.85);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "higher_is_better")));
+    cJSON_Delete(o);
+    same_file(tu_tmp("live/model.safetensors"), tu_tmp("killed/model.safetensors"));
 }
 
 static void test_baseline_and_summary(void **state)

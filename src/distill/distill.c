@@ -12,6 +12,7 @@
 #include "data/loader.h"
 #include "io/fileio.h"
 #include "io/safetensors.h"
+#include "metrics/metrics.h"
 #include "models/model.h"
 #include "nn/nn.h"
 #include "train/eval.h"
@@ -610,12 +611,27 @@ static void distiller_free(struct distiller *d)
     for (int i = 0; i < d->n_pre; i++) free(d->pre[i]);
 }
 
+/* Gain over scratch (positive: better) and retention of the teacher's
+ * metric (1: as good), oriented by the metric's direction. */
+static double gain_of(const rt_distill_result *res)
+{
+    double d = res->student.val_metric - res->baseline.val_metric;
+    return res->higher_better ? d : -d;
+}
+
+static double retention_of(const rt_distill_result *res)
+{
+    return res->higher_better ? res->student.val_metric / res->teacher_metric
+                              : res->teacher_metric / res->student.val_metric;
+}
+
 static void write_summary(const rt_recipe *r, const rt_distill_result *res, bool baseline)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/distill.json", r->out);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "metric", res->metric);
+    cJSON_AddBoolToObject(o, "higher_is_better", res->higher_better);
     cJSON *t = cJSON_AddObjectToObject(o, "teacher"), *s = cJSON_AddObjectToObject(o, "student");
     cJSON_AddNumberToObject(t, "params", (double)res->teacher_params);
     if (isfinite(res->teacher_metric)) cJSON_AddNumberToObject(t, res->metric, res->teacher_metric);
@@ -625,12 +641,11 @@ static void write_summary(const rt_recipe *r, const rt_distill_result *res, bool
         cJSON *b = cJSON_AddObjectToObject(o, "baseline");
         cJSON_AddNumberToObject(b, "params", (double)res->student_params);
         if (isfinite(res->baseline.val_metric)) cJSON_AddNumberToObject(b, res->metric, res->baseline.val_metric);
-        cJSON_AddNumberToObject(o, "gain", res->student.val_metric - res->baseline.val_metric);
+        cJSON_AddNumberToObject(o, "gain", gain_of(res));
     }
     if (res->student_params > 0)
         cJSON_AddNumberToObject(o, "param_ratio", (double)res->teacher_params / (double)res->student_params);
-    if (isfinite(res->teacher_metric) && res->teacher_metric != 0)
-        cJSON_AddNumberToObject(o, "retention", res->student.val_metric / res->teacher_metric);
+    if (isfinite(retention_of(res))) cJSON_AddNumberToObject(o, "retention", retention_of(res));
     if (isfinite(res->alpha)) cJSON_AddNumberToObject(o, "alpha", res->alpha);
     cJSON_AddNumberToObject(o, "warnings", res->warnings);
     char *txt = cJSON_Print(o);
@@ -677,9 +692,9 @@ rt_status rt_distill_run(const rt_recipe *r, const rt_distill_opts *o, rt_distil
     rt_status s = rt_model_open(&student, r->model, r->seed);
     if (s == RT_OK) {
         d.classification = student->task == RT_TASK_CLASSIFICATION;
-        res->metric = student->task == RT_TASK_CLASSIFICATION ? "accuracy"
-                      : student->task == RT_TASK_REGRESSION   ? "ccc"
-                                                              : "recon_mse";
+        res->metric = rt_eval_task_metric(student->task);
+        const rt_metric_info *mi = rt_metric_find(res->metric);
+        res->higher_better = mi ? mi->higher_is_better : true;
         res->student_params = param_count(student);
         s = open_teacher(&d, student);
     }
@@ -726,9 +741,8 @@ rt_status rt_distill_run(const rt_recipe *r, const rt_distill_opts *o, rt_distil
                        res->baseline.val_metric);
             if (res->teacher_params)
                 printf("parameter ratio %.2fx", (double)res->teacher_params / (double)res->student_params);
-            if (isfinite(res->teacher_metric) && res->teacher_metric != 0)
-                printf(", retention %.1f%%", 100 * res->student.val_metric / res->teacher_metric);
-            if (o->baseline) printf(", gain over scratch %+.4f", res->student.val_metric - res->baseline.val_metric);
+            if (isfinite(retention_of(res))) printf(", retention %.1f%%", 100 * retention_of(res));
+            if (o->baseline) printf(", gain over scratch %+.4f (%s)", gain_of(res), res->higher_better ? "higher is better" : "lower is better");
             printf("\n");
         }
     }

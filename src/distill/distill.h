@@ -82,7 +82,8 @@ typedef struct rt_distill_result {
     rt_train_result student;    /* the distilled student */
     rt_train_result baseline;   /* with opts.baseline */
     double teacher_metric;      /* the teacher on the validation data (NAN: no teacher model or no val data) */
-    const char *metric;         /* "accuracy", "ccc", "recon_mse" */
+    const char *metric;         /* "accuracy", "ccc", "eer", "recon_mse" (rt_eval_task_metric) */
+    bool higher_better;         /* the metric's direction: gain and retention are oriented by it */
     double alpha;               /* the alpha used (NAN: no response term) */
     int64_t teacher_params, student_params;
     int warnings;               /* monitor warnings issued */

@@ -41,6 +41,14 @@ static int squeeze(int ndim, const int64_t *shape, int64_t *out)
     return k;
 }
 
+const char *rt_eval_task_metric(enum rt_task task)
+{
+    return task == RT_TASK_CLASSIFICATION ? "accuracy"
+           : task == RT_TASK_REGRESSION   ? "ccc"
+           : task == RT_TASK_EMBEDDING    ? "eer"
+                                          : "recon_mse";
+}
+
 rt_status rt_eval_check_input(const rt_model *m, const rt_dataset *ds)
 {
     int64_t a[RT_DATASET_MAX_DIM], b[RT_MAX_DIMS];

@@ -96,6 +96,9 @@ void rt_eval_report_free(rt_eval_report *r);
 /* The dataset's samples fit the model's input (equal once size-1 dims are
  * dropped: (28, 28) samples feed a [1, 28, 28] model); else an error naming both. */
 rt_status rt_eval_check_input(const rt_model *m, const rt_dataset *ds);
+/* The metric a task is judged by (validation, best model, distillation):
+ * "accuracy", "ccc", "eer" (embedding) or "recon_mse". */
+const char *rt_eval_task_metric(enum rt_task task);
 /* The value of a metric by name ("accuracy", "ccc" = mean over dims,
  * "loss"), NAN if the report has none. */
 double rt_eval_report_get(const rt_eval_report *r, const char *metric);

@@ -496,10 +496,7 @@ static rt_status setup(struct trainer *t, const rt_train_opts *o)
     t->sched.warmup_steps = (int64_t)llround(r->warmup_epochs * (double)t->steps_per_epoch);
     if (t->sched.warmup_steps >= t->total_steps) t->sched.warmup_steps = t->total_steps - 1;
     if ((s = rt_sched_check(&t->sched)) != RT_OK) return rt_error(s, "%s: schedule: %s", r->label, rt_errmsg());
-    const char *metric = t->m->task == RT_TASK_CLASSIFICATION ? "accuracy"
-                         : t->m->task == RT_TASK_REGRESSION   ? "ccc"
-                         : t->m->task == RT_TASK_EMBEDDING    ? "eer"
-                                                              : "recon_mse";
+    const char *metric = rt_eval_task_metric(t->m->task);
     t->metric = metric;
     t->higher_better = rt_metric_find(metric) ? rt_metric_find(metric)->higher_is_better : false;
     t->best = NAN;
@@ -561,6 +558,14 @@ rt_status rt_train_run_with(const rt_recipe *r, const rt_train_opts *o, const rt
                    (long long)t.train.n,
                    (long long)t.steps_per_epoch, (long long)r->epochs, r->out);
         s = run_epochs(&t, o, res);
+    }
+    if (s == RT_OK && t.has_val && !isfinite(res->val_metric)) { /* resumed after the last epoch: measure it */
+        rt_eval_report rep;
+        s = rt_eval_model(t.m, &t.val, r->batch, &rep);
+        if (s == RT_OK) {
+            res->val_metric = rt_eval_report_get(&rep, t.metric);
+            rt_eval_report_free(&rep);
+        }
     }
     if (s == RT_OK) {
         cJSON *d = cJSON_CreateObject();
