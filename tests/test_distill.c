@@ -427,6 +427,18 @@ static void test_dead_term_warns(void **state)
     assert_true(monitors >= 10);
 }
 
+/* A JSON file, parsed (the caller deletes it). */
+static cJSON *read_json(const char *path)
+{
+    uint8_t *txt;
+    size_t n;
+    assert_int_equal(rt_read_file(path, 1 << 20, &txt, &n), RT_OK);
+    cJSON *o = cJSON_ParseWithLength((const char *)txt, n);
+    free(txt);
+    assert_non_null(o);
+    return o;
+}
+
 static void test_kill_and_resume(void **state)
 {
     (void)state;
@@ -448,11 +460,7 @@ static void test_kill_and_resume(void **state)
     same_file(tu_tmp("live/model.safetensors"), tu_tmp("killed/model.safetensors"));
     /* resuming a finished run trains nothing and still reports the student's metric */
     assert_int_equal(tu_run_cli(args, &lines, line, sizeof line), 0);
-    uint8_t *txt;
-    size_t n;
-    assert_int_equal(rt_read_file(tu_tmp("killed/distill.json"), 1 << 20, &txt, &n), RT_OK);
-    cJSON *o = cJSON_ParseWithLength((const char *)txt, n);
-    free(txt);
+    cJSON *o = read_json(tu_tmp("killed/distill.json"));
     const cJSON *acc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "student"), "accuracy");
     assert_true(cJSON_IsNumber(acc) && acc->valuedouble > 0.85);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "higher_is_better")));
@@ -470,12 +478,7 @@ static void test_baseline_and_summary(void **state)
     int lines;
     char line[512];
     assert_int_equal(tu_run_cli(args, &lines, line, sizeof line), 0);
-    uint8_t *txt;
-    size_t n;
-    assert_int_equal(rt_read_file(tu_tmp("base/distill.json"), 1 << 20, &txt, &n), RT_OK);
-    cJSON *o = cJSON_ParseWithLength((const char *)txt, n);
-    free(txt);
-    assert_non_null(o);
+    cJSON *o = read_json(tu_tmp("base/distill.json"));
     double alpha = cJSON_GetObjectItemCaseSensitive(o, "alpha")->valuedouble;
     double tp = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "teacher"), "params")->valuedouble;
     double sp = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "student"), "params")->valuedouble;
