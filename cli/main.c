@@ -22,6 +22,7 @@ static const struct cli_command commands[] = {
     {"eval", cmd_eval, "run a model over a dataset: accuracy, CCC, MSE, ... of its task"},
     {"quantize", cmd_quantize, "int8 / int4 model file; with --eval: size, metric change, agreement"},
     {"bench", cmd_bench, "load time, latency percentiles, throughput, peak memory; speedups"},
+    {"sweep", cmd_sweep, "models x precisions: size, compression and metric change in one table"},
     {"features", cmd_features, "audio front end: WAV/FLAC/OGG -> log-mel .npy"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
