@@ -298,18 +298,6 @@ static rt_status distill(const char *recipe_path, const char *out, const char *s
     return s;
 }
 
-static void same_file(const char *a, const char *b)
-{
-    uint8_t *x, *y;
-    size_t nx, ny;
-    assert_int_equal(rt_read_file(a, 1 << 26, &x, &nx), RT_OK);
-    assert_int_equal(rt_read_file(b, 1 << 26, &y, &ny), RT_OK);
-    assert_int_equal(nx, ny);
-    if (memcmp(x, y, nx)) fail_msg("%s and %s differ", a, b);
-    free(x);
-    free(y);
-}
-
 static const char *const FULL_TERMS =
     "{\"kind\": \"response\"}, {\"kind\": \"feature\", \"weight\": 0.5, \"pairs\": [[\"fc1\", \"pooled\"]]},"
     " {\"kind\": \"embedding\", \"weight\": 0.3, \"pairs\": [[\"pooled\", \"pooled\"]]}";
@@ -339,7 +327,7 @@ static void test_cache_equals_live(void **state)
     char set[600];
     snprintf(set, sizeof set, "distill.cache=\"%s\"", tu_tmp("cache.safetensors"));
     assert_int_equal(distill(rp, tu_tmp("cached"), set, &b), RT_OK);
-    same_file(tu_tmp("live/model.safetensors"), tu_tmp("cached/model.safetensors"));
+    tu_same_file(tu_tmp("live/model.safetensors"), tu_tmp("cached/model.safetensors"));
     printf("    cached teacher: the same weights, bit for bit\n");
     /* with input noise the teacher runs on every (augmented) batch; a cache is refused */
     rt_distill_result c;
@@ -457,7 +445,7 @@ static void test_kill_and_resume(void **state)
         rt_distill_result a;
         assert_int_equal(distill(rp, tu_tmp("live"), NULL, &a), RT_OK);
     }
-    same_file(tu_tmp("live/model.safetensors"), tu_tmp("killed/model.safetensors"));
+    tu_same_file(tu_tmp("live/model.safetensors"), tu_tmp("killed/model.safetensors"));
     /* resuming a finished run trains nothing and still reports the student's metric */
     assert_int_equal(tu_run_cli(args, &lines, line, sizeof line), 0);
     cJSON *o = read_json(tu_tmp("killed/distill.json"));
@@ -465,7 +453,7 @@ static void test_kill_and_resume(void **state)
     assert_true(cJSON_IsNumber(acc) && acc->valuedouble > 0.85);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "higher_is_better")));
     cJSON_Delete(o);
-    same_file(tu_tmp("live/model.safetensors"), tu_tmp("killed/model.safetensors"));
+    tu_same_file(tu_tmp("live/model.safetensors"), tu_tmp("killed/model.safetensors"));
 }
 
 static void test_baseline_and_summary(void **state)

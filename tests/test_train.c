@@ -82,25 +82,13 @@ static void train(const char *out, const char *const *extra, int n_extra, rt_sta
     rt_recipe_free(&r);
 }
 
-static void same_file(const char *a, const char *b)
-{
-    uint8_t *x, *y;
-    size_t nx, ny;
-    assert_int_equal(rt_read_file(a, 1 << 26, &x, &nx), RT_OK);
-    assert_int_equal(rt_read_file(b, 1 << 26, &y, &ny), RT_OK);
-    assert_int_equal(nx, ny);
-    if (memcmp(x, y, nx)) fail_msg("%s and %s differ", a, b);
-    free(x);
-    free(y);
-}
-
 static void test_deterministic(void **state)
 {
     (void)state;
     train(tu_tmp("run-a"), NULL, 0, RT_OK, NULL);
     train(tu_tmp("run-b"), NULL, 0, RT_OK, NULL);
-    same_file(tu_tmp("run-a/model.safetensors"), tu_tmp("run-b/model.safetensors"));
-    same_file(tu_tmp("run-a/best.safetensors"), tu_tmp("run-b/best.safetensors"));
+    tu_same_file(tu_tmp("run-a/model.safetensors"), tu_tmp("run-b/model.safetensors"));
+    tu_same_file(tu_tmp("run-a/best.safetensors"), tu_tmp("run-b/best.safetensors"));
 }
 
 static void test_kill_and_resume(void **state)
@@ -122,8 +110,8 @@ static void test_kill_and_resume(void **state)
     snprintf(args, sizeof args, "train '%s' --out '%s' --quiet --resume", tu_tmp("recipe.json"), tu_tmp("run-k"));
     assert_int_equal(tu_run_cli(args, &lines, line, sizeof line), 0);
     if (access(tu_tmp("run-a/model.safetensors"), F_OK)) train(tu_tmp("run-a"), NULL, 0, RT_OK, NULL);
-    same_file(tu_tmp("run-a/model.safetensors"), tu_tmp("run-k/model.safetensors"));
-    same_file(tu_tmp("run-a/best.safetensors"), tu_tmp("run-k/best.safetensors"));
+    tu_same_file(tu_tmp("run-a/model.safetensors"), tu_tmp("run-k/model.safetensors"));
+    tu_same_file(tu_tmp("run-a/best.safetensors"), tu_tmp("run-k/best.safetensors"));
     /* the log was cut back to the checkpoint: as many step lines as the straight run */
     uint8_t *la, *lk;
     size_t na, nk;

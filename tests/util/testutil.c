@@ -360,3 +360,15 @@ void tu_expect_cli_failure(const char *args, int code, const char *out, const ch
         assert_int_not_equal(access(tmp, F_OK), 0);
     }
 }
+
+void tu_same_file(const char *a, const char *b)
+{
+    uint8_t *x, *y;
+    size_t nx, ny;
+    assert_int_equal(rt_read_file(a, 1 << 26, &x, &nx), RT_OK);
+    assert_int_equal(rt_read_file(b, 1 << 26, &y, &ny), RT_OK);
+    assert_int_equal(nx, ny);
+    if (memcmp(x, y, nx)) fail_msg("%s and %s differ", a, b);
+    free(x);
+    free(y);
+}

@@ -94,6 +94,9 @@ rt_node *tu_param(rt_graph *g, const tu_fixture *fx, const char *case_name, cons
  * the graph; frees g. */
 void tu_expect_build_error(rt_graph *g, rt_node *y, const char *op, const char *frag);
 
+/* Fail unless files a and b hold the same bytes (determinism tests). */
+void tu_same_file(const char *a, const char *b);
+
 /* ---- a temporary directory per test program ---- */
 /* cmocka group setup/teardown: make $TMPDIR/retort-<tag>-XXXXXX (tag from the
  * program name), remove it with everything in it afterwards. */
