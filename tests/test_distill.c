@@ -46,11 +46,10 @@ static rt_kd_term term(enum rt_kd_kind kind, enum rt_kd_distance d, bool normali
     return k;
 }
 
-static rt_node *student_in(rt_graph *g, const char *name, int ndim, const int64_t *shape, uint64_t seed)
+static rt_node *student_in(rt_graph *g, const char *name, int ndim, const int64_t *shape)
 {
     rt_node *n = rt_input(g, name, ndim, shape);
     rt_input_requires_grad(n);
-    (void)seed;
     return n;
 }
 
@@ -98,7 +97,7 @@ static void test_response_kl(void **state)
     (void)state;
     rt_graph *g = tu_graph_new();
     rt_kd_term k = term(RT_KD_RESPONSE, RT_KD_MSE, false, 1);
-    rt_node *s = student_in(g, "s", RT_DIMS(5, 7), 1), *t = rt_input(g, "t", RT_DIMS(5, 7));
+    rt_node *s = student_in(g, "s", RT_DIMS(5, 7)), *t = rt_input(g, "t", RT_DIMS(5, 7));
     check_term(g, &k, &s, &t, true, 2.0, kl_want, NULL);
 }
 
@@ -115,7 +114,7 @@ static void test_response_regression(void **state)
     (void)state;
     rt_graph *g = tu_graph_new();
     rt_kd_term k = term(RT_KD_RESPONSE, RT_KD_MSE, false, 1);
-    rt_node *s = student_in(g, "s", RT_DIMS(6, 2), 1), *t = rt_input(g, "t", RT_DIMS(6, 2));
+    rt_node *s = student_in(g, "s", RT_DIMS(6, 2)), *t = rt_input(g, "t", RT_DIMS(6, 2));
     check_term(g, &k, &s, &t, false, 4.0, mse_want, NULL);
 }
 
@@ -138,7 +137,7 @@ static void test_embedding_cosine(void **state)
     (void)state;
     rt_graph *g = tu_graph_new();
     rt_kd_term k = term(RT_KD_EMBEDDING, RT_KD_COSINE, false, 1);
-    rt_node *s = student_in(g, "s", RT_DIMS(4, 9), 1), *t = rt_input(g, "t", RT_DIMS(4, 9));
+    rt_node *s = student_in(g, "s", RT_DIMS(4, 9)), *t = rt_input(g, "t", RT_DIMS(4, 9));
     check_term(g, &k, &s, &t, true, 1.0, cos_want, NULL);
 }
 
@@ -153,7 +152,7 @@ static void test_embedding_normalized_mse(void **state)
     (void)state;
     rt_graph *g = tu_graph_new();
     rt_kd_term k = term(RT_KD_EMBEDDING, RT_KD_MSE, true, 1);
-    rt_node *s = student_in(g, "s", RT_DIMS(4, 16), 1), *t = rt_input(g, "t", RT_DIMS(4, 16));
+    rt_node *s = student_in(g, "s", RT_DIMS(4, 16)), *t = rt_input(g, "t", RT_DIMS(4, 16));
     check_term(g, &k, &s, &t, true, 1.0, unit_mse_want, NULL);
 }
 
@@ -163,7 +162,7 @@ static void test_feature_tokens_projection(void **state)
     /* student (2, 5, 6) tokens, teacher (2, 9, 8): linear 6 -> 8, teacher resampled 9 -> 5; two pairs */
     rt_graph *g = tu_graph_new();
     rt_kd_term k = term(RT_KD_FEATURE, RT_KD_MSE, false, 2);
-    rt_node *s[2] = {student_in(g, "s0", RT_DIMS(2, 5, 6), 1), student_in(g, "s1", RT_DIMS(2, 4, 8), 2)};
+    rt_node *s[2] = {student_in(g, "s0", RT_DIMS(2, 5, 6)), student_in(g, "s1", RT_DIMS(2, 4, 8))};
     rt_node *t[2] = {rt_input(g, "t0", RT_DIMS(2, 9, 8)), rt_input(g, "t1", RT_DIMS(2, 4, 8))};
     check_term(g, &k, s, t, true, 1.0, NULL, NULL);
 }
@@ -174,7 +173,7 @@ static void test_feature_maps_cosine(void **state)
     /* maps: student (2, 3, 4, 4), teacher (2, 5, 6, 6): 1x1 conv 3 -> 5, teacher resized to 4x4, cosine over channels */
     rt_graph *g = tu_graph_new();
     rt_kd_term k = term(RT_KD_FEATURE, RT_KD_COSINE, false, 1);
-    rt_node *s = student_in(g, "s", RT_DIMS(2, 3, 4, 4), 1), *t = rt_input(g, "t", RT_DIMS(2, 5, 6, 6));
+    rt_node *s = student_in(g, "s", RT_DIMS(2, 3, 4, 4)), *t = rt_input(g, "t", RT_DIMS(2, 5, 6, 6));
     check_term(g, &k, &s, &t, true, 1.0, NULL, NULL);
 }
 
@@ -183,7 +182,7 @@ static void test_attention_resized(void **state)
     (void)state;
     rt_graph *g = tu_graph_new();
     rt_kd_term k = term(RT_KD_ATTENTION, RT_KD_MSE, false, 1);
-    rt_node *s = student_in(g, "s", RT_DIMS(2, 5, 5), 1), *t = rt_input(g, "t", RT_DIMS(2, 7, 7));
+    rt_node *s = student_in(g, "s", RT_DIMS(2, 5, 5)), *t = rt_input(g, "t", RT_DIMS(2, 7, 7));
     check_term(g, &k, &s, &t, true, 1.0, NULL, NULL);
 }
 
@@ -192,7 +191,7 @@ static void test_attention_same_size_value(void **state)
     (void)state;
     rt_graph *g = tu_graph_new();
     rt_kd_term k = term(RT_KD_ATTENTION, RT_KD_MSE, false, 1);
-    rt_node *s = student_in(g, "s", RT_DIMS(3, 4, 4), 1), *t = rt_input(g, "t", RT_DIMS(3, 4, 4));
+    rt_node *s = student_in(g, "s", RT_DIMS(3, 4, 4)), *t = rt_input(g, "t", RT_DIMS(3, 4, 4));
     check_term(g, &k, &s, &t, true, 1.0, mse_want, NULL);
 }
 
@@ -201,7 +200,7 @@ static void test_unmatched_pair(void **state)
     (void)state;
     rt_graph *g = tu_graph_new();
     rt_kd_term k = term(RT_KD_FEATURE, RT_KD_MSE, false, 1);
-    rt_node *s = student_in(g, "s", RT_DIMS(2, 5, 6), 1), *t = rt_input(g, "t", RT_DIMS(2, 30));
+    rt_node *s = student_in(g, "s", RT_DIMS(2, 5, 6)), *t = rt_input(g, "t", RT_DIMS(2, 30));
     assert_null(rt_kd_term_build(g, &k, 0, 1.0, true, &s, &t));
     printf("    error: %s\n", rt_errmsg());
     assert_non_null(strstr(rt_errmsg(), "cannot be matched"));
@@ -209,7 +208,7 @@ static void test_unmatched_pair(void **state)
     tu_graph_free(g);
     g = tu_graph_new();
     k = term(RT_KD_ATTENTION, RT_KD_MSE, false, 1);
-    s = student_in(g, "s", RT_DIMS(2, 5, 6), 1);
+    s = student_in(g, "s", RT_DIMS(2, 5, 6));
     t = rt_input(g, "t", RT_DIMS(2, 5, 5));
     assert_null(rt_kd_term_build(g, &k, 0, 1.0, true, &s, &t));
     assert_non_null(strstr(rt_errmsg(), "(B, T, T)"));

@@ -40,13 +40,11 @@ static const char *shape_of(const rt_node *n, char *buf, size_t len)
     return rt_shape_str(buf, len, n->out.ndim, n->out.shape);
 }
 
-static rt_node *fail_pair(rt_graph *g, const rt_kd_term *k, int pair, const rt_node *s, const rt_node *t,
-                          const char *why)
+static rt_node *fail_pair(const rt_kd_term *k, int pair, const rt_node *s, const rt_node *t, const char *why)
 {
     char a[64], b[64];
     rt_error(RT_ERR_SHAPE, "%s term, pair %d (teacher '%s' %s -> student '%s' %s): %s", rt_kd_kind_name(k->kind),
              pair, k->teacher[pair], shape_of(t, b, sizeof b), k->student[pair], shape_of(s, a, sizeof a), why);
-    (void)g;
     return NULL;
 }
 
@@ -88,11 +86,11 @@ static rt_node *feature_pair(rt_graph *g, const rt_kd_term *k, int index, int pa
     int nd = s->out.ndim;
     const int64_t *ss = s->out.shape, *ts = t->out.shape;
     if (nd != t->out.ndim || ss[0] != ts[0] || nd < 2 || nd > 4)
-        return fail_pair(g, k, pair, s, t, "cannot be matched (want both (B, D), (B, T, C) or (B, C, H, W))");
+        return fail_pair(k, pair, s, t, "cannot be matched (want both (B, D), (B, T, C) or (B, C, H, W))");
     snprintf(name, sizeof name, RT_AUX_PREFIX "%s.%d.%d", rt_kd_kind_name(k->kind), index, pair);
     if (k->kind == RT_KD_ATTENTION) {
         if (nd != 3 || ss[1] != ss[2] || ts[1] != ts[2])
-            return fail_pair(g, k, pair, s, t, "attention maps are (B, T, T)");
+            return fail_pair(k, pair, s, t, "attention maps are (B, T, T)");
         if (ts[1] != ss[1]) t = rt_resize2d(g, t, ss[1], ss[2]);
         return check_built(g, rt_mse_loss(g, s, t), k, pair);
     }
