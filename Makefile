@@ -119,11 +119,21 @@ test: $(TEST_BIN) $(CLI)
 	@$(SAN_ENV) RETORT_BIN=$(CLI) sh tests/run.sh $(TEST_BIN)
 
 FUZZ_CC ?= clang
+# The library is compiled once with the sanitizers (objects instrumented for
+# libFuzzer without its main); each target links it.
+FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=address,undefined -Wno-pass-failed -fopenmp -D_GNU_SOURCE \
+               -DRT_VERSION='"$(VERSION)"' -Isrc -Iinclude $(DEP_CFLAGS)
+FUZZ_LIB := $(BUILD)/fuzzlib/libretort-fuzz.a
 fuzz: $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
-$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC)
+$(BUILD)/fuzzlib/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -Wno-pass-failed -fopenmp -D_GNU_SOURCE \
-	    -DRT_VERSION='"$(VERSION)"' -Isrc -Iinclude $(DEP_CFLAGS) -o $@ $< $(LIB_SRC) $(DEP_LIBS)
+	@echo "  FUZZCC  $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FUZZ_LIB): $(LIB_SRC:%.c=$(BUILD)/fuzzlib/%.o)
+	@rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(DEP_LIBS)
 
 install: lib $(CLI)
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -141,4 +151,4 @@ install: lib $(CLI)
 clean:
 	rm -rf build retort
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UTIL_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UTIL_OBJ:.o=.d) $(LIB_SRC:%.c=$(BUILD)/fuzzlib/%.d)
