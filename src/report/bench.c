@@ -285,16 +285,20 @@ void rt_bench_print(FILE *f, const rt_bench_result *r, int n, const rt_bench_opt
     fprintf(f, "retort bench: %d threads; batch-1 latency over %d runs after %d warm-up; throughput at batch %lld "
                "(median of %d)\n",
             threads, o->runs, o->warmup, (long long)o->batch, o->batch_runs);
-    fprintf(f, "%-28s %9s %9s %9s %9s %12s %10s %9s %10s %8s %8s\n", "model", "load ms", "p50 ms", "p90 ms",
+    fprintf(f, "%-32s %9s %9s %9s %9s %12s %10s %9s %10s %8s %8s\n", "model (file)", "load ms", "p50 ms", "p90 ms",
             "p99 ms", "samples/s", "params MB", "file MB", "peak RSS", "speedup", "thr x");
     for (int i = 0; i < n; i++) {
         const rt_bench_result *b = &r[i];
-        char rss[32], file[32];
+        char rss[32], file[32], who[40];
+        /* the file tells apart models of one name (a student and its INT8 and INT4 files) */
+        size_t pl = strlen(b->path);
+        if (pl <= 32) snprintf(who, sizeof who, "%s", b->path);
+        else snprintf(who, sizeof who, "...%s", b->path + pl - 29);
         if (b->rss_peak >= 0) snprintf(rss, sizeof rss, "%.1f MB", (double)b->rss_peak / 1e6);
         else snprintf(rss, sizeof rss, "n/a");
         if (b->file_bytes > 0) snprintf(file, sizeof file, "%.2f", (double)b->file_bytes / 1e6);
         else snprintf(file, sizeof file, "-");
-        fprintf(f, "%-28.28s %9.1f %9.2f %9.2f %9.2f %12.1f %10.2f %9s %10s %7.2fx %7.2fx\n", b->name, b->load_ms,
+        fprintf(f, "%-32s %9.1f %9.2f %9.2f %9.2f %12.1f %10.2f %9s %10s %7.2fx %7.2fx\n", who, b->load_ms,
                 b->p50_ms, b->p90_ms, b->p99_ms, b->throughput, (double)b->param_bytes / 1e6, file, rss, b->speedup,
                 b->throughput_speedup);
     }
