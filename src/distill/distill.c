@@ -307,8 +307,14 @@ static rt_status kd_build(void *ctx, rt_graph *g, int64_t batch, rt_node *task, 
     return rt_graph_status(g) == RT_OK ? RT_OK : rt_error(rt_graph_status(g), "%s: %s", d->r->label, g->err);
 }
 
+/* One teacher tap over a data set of N samples: shape (N, ...), row floats a sample. */
+struct tap_rows {
+    int64_t row;
+    int ndim;
+    int64_t shape[RT_MAX_DIMS];
+};
 static rt_status run_teacher(rt_model *m, const char *label, const rt_dataset *ds, int64_t batch,
-                             const char *const *taps, int nt, float **buf, int64_t *row);
+                             const char *const *taps, int nt, float **buf, struct tap_rows *tr);
 static int recipe_taps(const rt_kd_spec *kd, const char **taps);
 
 /* Without input augmentation the teacher's taps are a function of the
@@ -335,8 +341,8 @@ static rt_status precompute(struct distiller *d, const rt_dataset *train)
                    bytes > PRECOMPUTE_MAX ? "its taps over the data would not fit in 2 GiB" : "inputs are augmented");
         return RT_OK;
     }
-    int64_t row[KD_MAX_LINKS];
-    rt_status s = run_teacher(d->teacher, d->kd.teacher, train, d->r->batch, taps, nt, d->pre, row);
+    struct tap_rows tr[KD_MAX_LINKS];
+    rt_status s = run_teacher(d->teacher, d->kd.teacher, train, d->r->batch, taps, nt, d->pre, tr);
     if (s != RT_OK) return s;
     d->n_pre = nt;
     for (int i = 0; i < d->n_kg; i++)
@@ -750,12 +756,13 @@ rt_status rt_distill_run(const rt_recipe *r, const rt_distill_opts *o, rt_distil
 /* ---------------- teacher cache ---------------- */
 
 /* The teacher's taps over ds in data set order, batches of `batch` (the
- * last one partial): buf[i] gets ds->n rows of row[i] floats (malloc'ed).
+ * last one partial): buf[i] gets ds->n rows of tr[i].row floats (malloc'ed),
+ * tr[i] the tap's shape over the data set.
  * The cache file and a live run without augmentation both come from here,
  * so their numbers are the same bit for bit (a row's result can depend on
  * its position in a GEMM, so the batching is part of the definition). */
 static rt_status run_teacher(rt_model *m, const char *label, const rt_dataset *ds, int64_t batch,
-                             const char *const *taps, int nt, float **buf, int64_t *row)
+                             const char *const *taps, int nt, float **buf, struct tap_rows *tr)
 {
     rt_loader ld;
     rt_graph *g[2] = {NULL, NULL};
@@ -775,12 +782,18 @@ static rt_status run_teacher(rt_model *m, const char *label, const rt_dataset *d
             if (!src[q][i] || !src[q][i]->tag[0])
                 s = rt_error(RT_ERR_ARG, "%s: the teacher has no tap '%s' (available: %s)", label, taps[i],
                              list_taps(g[q], avail, sizeof avail));
-            else row[i] = rt_numel(src[q][i]) / b;
+            else {
+                const rt_node *n = src[q][i];
+                tr[i].row = rt_numel(n) / b;
+                tr[i].ndim = n->out.ndim;
+                tr[i].shape[0] = ds->n;
+                for (int k = 1; k < n->out.ndim; k++) tr[i].shape[k] = n->out.shape[k];
+            }
         }
         if (s == RT_OK) rt_graph_set_training(g[q], false);
     }
     for (int i = 0; s == RT_OK && i < nt; i++)
-        if (!(buf[i] = malloc((size_t)(row[i] * ds->n) * sizeof(float))))
+        if (!(buf[i] = malloc((size_t)(tr[i].row * ds->n) * sizeof(float))))
             s = rt_error(RT_ERR_NOMEM, "%s: out of memory for the teacher's tap '%s' (%lld rows)", label, taps[i],
                          (long long)ds->n);
     if (s == RT_OK) {
@@ -792,7 +805,7 @@ static rt_status run_teacher(rt_model *m, const char *label, const rt_dataset *d
             if (q == 1) memcpy(x[1], x[0], (size_t)(bt.n * ds->x_size) * sizeof(float));
             rt_graph_forward(g[q]);
             for (int i = 0; i < nt; i++)
-                memcpy(buf[i] + done * row[i], rt_data(src[q][i]), (size_t)(bt.n * row[i]) * sizeof(float));
+                memcpy(buf[i] + done * tr[i].row, rt_data(src[q][i]), (size_t)(bt.n * tr[i].row) * sizeof(float));
             done += bt.n;
         }
     }
@@ -830,12 +843,12 @@ rt_status rt_teacher_cache_write(const rt_recipe *r, const char *out, bool quiet
     rt_dataset ds;
     memset(&ds, 0, sizeof ds);
     float *buf[KD_MAX_LINKS] = {0};
-    int64_t row[KD_MAX_LINKS];
+    struct tap_rows tr[KD_MAX_LINKS];
     rt_status s = rt_model_load(&m, r->kd.teacher);
     if (s != RT_OK) s = rt_error(s, "teacher: %s", rt_errmsg());
     if (s == RT_OK) s = rt_dataset_open(&ds, r->train);
     if (s == RT_OK && r->subset < 1.0) s = rt_dataset_subset(&ds, r->subset, r->seed);
-    if (s == RT_OK) s = run_teacher(m, r->kd.teacher, &ds, r->batch, taps, nt, buf, row);
+    if (s == RT_OK) s = run_teacher(m, r->kd.teacher, &ds, r->batch, taps, nt, buf, tr);
     if (s == RT_OK) {
         double bytes = 0;
         char rows[32], hash[20], tp[32];
@@ -846,18 +859,11 @@ rt_status rt_teacher_cache_write(const rt_recipe *r, const char *out, bool quiet
                              {"data", (char *)r->train}, {"data_hash", hash}, {"teacher_params", tp},
                              {"teacher", (char *)r->kd.teacher}};
         rt_st_entry e[KD_MAX_LINKS];
-        int64_t shapes[KD_MAX_LINKS][RT_MAX_DIMS];
-        rt_graph *g = rt_model_graph(m, 1, RT_PLAN_INFER); /* the taps' per-sample shapes */
-        if (!g) s = rt_error(RT_ERR_ARG, "%s: %s", r->kd.teacher, rt_errmsg());
-        for (int i = 0; s == RT_OK && i < nt; i++) {
-            const rt_node *n = rt_graph_tap(g, taps[i]);
-            shapes[i][0] = ds.n;
-            for (int k = 1; k < n->out.ndim; k++) shapes[i][k] = n->out.shape[k];
-            e[i] = (rt_st_entry){taps[i], RT_F32, n->out.ndim, shapes[i], buf[i]};
-            bytes += (double)row[i] * (double)ds.n * sizeof(float);
+        for (int i = 0; i < nt; i++) {
+            e[i] = (rt_st_entry){taps[i], RT_F32, tr[i].ndim, tr[i].shape, buf[i]};
+            bytes += (double)tr[i].row * (double)ds.n * sizeof(float);
         }
-        rt_graph_free(g);
-        if (s == RT_OK) s = rt_st_write(out, e, nt, meta, (int)(sizeof meta / sizeof meta[0]));
+        s = rt_st_write(out, e, nt, meta, (int)(sizeof meta / sizeof meta[0]));
         if (s == RT_OK && !quiet)
             printf("teacher cache: %d taps x %lld rows (%.1f MB) of %s over %s -> %s (data hash %s)\n", nt,
                    (long long)ds.n, bytes / 1e6, r->kd.teacher, r->train, out, hash);

@@ -354,6 +354,18 @@ static void log_line(struct trainer *t, cJSON *o)
     cJSON_Delete(o);
 }
 
+/* The validation metric into *v (and the whole report into log, if given). */
+static rt_status validate(struct trainer *t, double *v, cJSON *log)
+{
+    rt_eval_report rep;
+    rt_status s = rt_eval_model(t->m, &t->val, t->r->batch, &rep);
+    if (s != RT_OK) return s;
+    *v = rt_eval_report_get(&rep, t->metric);
+    if (log) cJSON_AddItemToObject(log, "val", rt_eval_report_json(&rep));
+    rt_eval_report_free(&rep);
+    return RT_OK;
+}
+
 /* End of an epoch: validate, log, save model (and best), checkpoint. */
 static rt_status end_epoch(struct trainer *t, const rt_train_opts *o, uint64_t epoch, double train_loss,
                            double seconds, rt_train_result *res)
@@ -369,15 +381,11 @@ static rt_status end_epoch(struct trainer *t, const rt_train_opts *o, uint64_t e
     if (t->has_val) cJSON_AddNumberToObject(e, "val_skipped_rows", (double)t->val.n_skipped);
     double v = NAN;
     if (t->has_val) {
-        rt_eval_report rep;
-        rt_status s = rt_eval_model(t->m, &t->val, t->r->batch, &rep);
+        rt_status s = validate(t, &v, e);
         if (s != RT_OK) {
             cJSON_Delete(e);
             return s;
         }
-        v = rt_eval_report_get(&rep, t->metric);
-        cJSON_AddItemToObject(e, "val", rt_eval_report_json(&rep));
-        rt_eval_report_free(&rep);
     }
     if (t->h->epoch_end) t->h->epoch_end(t->h->ctx, (int64_t)epoch, v, t->higher_better, e);
     log_line(t, e);
@@ -559,14 +567,8 @@ rt_status rt_train_run_with(const rt_recipe *r, const rt_train_opts *o, const rt
                    (long long)t.steps_per_epoch, (long long)r->epochs, r->out);
         s = run_epochs(&t, o, res);
     }
-    if (s == RT_OK && t.has_val && !isfinite(res->val_metric)) { /* resumed after the last epoch: measure it */
-        rt_eval_report rep;
-        s = rt_eval_model(t.m, &t.val, r->batch, &rep);
-        if (s == RT_OK) {
-            res->val_metric = rt_eval_report_get(&rep, t.metric);
-            rt_eval_report_free(&rep);
-        }
-    }
+    if (s == RT_OK && t.has_val && !isfinite(res->val_metric)) /* resumed after the last epoch: measure it */
+        s = validate(&t, &res->val_metric, NULL);
     if (s == RT_OK) {
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "type", "done");
