@@ -6,7 +6,8 @@
  *
  * Builds the model's graphs at the batch size (inference plan and training
  * plan), fills the input with N(0,1) values, and times: forward in eval mode
- * (inference plan), and forward + backward in training mode from a fixed
+ * (inference plan, with its fusions, and alternating with it the same plan
+ * unfused: what the fusions buy), and forward + backward in training mode from a fixed
  * random upstream gradient at the output (no loss, no optimizer: the graph's
  * own work). Median wall time over the runs after warm-up, samples/s, and
  * GFLOP/s from the MAC count (FLOPs = 2 x MACs; backward counted as 2x
@@ -49,9 +50,15 @@ static void run_step(void *p)
     }
 }
 
-static struct step make_step(rt_model *m, int64_t batch, bool train)
+/* fuse: inference fusions on (the default plan) or off (the ops one by one) */
+static struct step make_step(rt_model *m, int64_t batch, bool train, bool fuse)
 {
-    struct step s = {rt_model_graph(m, batch, train ? RT_PLAN_TRAIN : RT_PLAN_INFER), NULL, NULL, train};
+    struct step s = {rt_model_build(m, batch), NULL, NULL, train};
+    if (s.g) rt_graph_set_fusion(s.g, fuse);
+    if (s.g && rt_graph_plan(s.g, train ? RT_PLAN_TRAIN : RT_PLAN_INFER) != RT_OK) {
+        rt_graph_free(s.g);
+        s.g = NULL;
+    }
     if (!s.g) {
         fprintf(stderr, "model_step: %s\n", rt_errmsg());
         exit(1);
@@ -122,18 +129,35 @@ int main(int argc, char **argv)
         fprintf(stderr, "model_step: %s\n", rt_errmsg());
         return 1;
     }
-    struct step inf = make_step(m, batch, false), tr = make_step(m, batch, true);
+    if (m->qw) { /* integer weights: rt_model_graph applies them to inference plans */
+        fprintf(stderr, "model_step: %s is a quantized file; use retort bench\n", path);
+        return 2;
+    }
+    struct step inf = make_step(m, batch, false, true), unf = make_step(m, batch, false, false),
+                tr = make_step(m, batch, true, true);
     int64_t macs = 0;
     for (int i = 0; i < inf.g->n_nodes; i++) macs += rt_node_macs(inf.g->nodes[i]);
-    double ti = bench_median_ms(run_step, &inf, 2, (int)runs), tt = bench_median_ms(run_step, &tr, 2, (int)runs);
+    /* fused and unfused inference alternate in 5 rounds (the machine is noisy): medians of the round medians */
+    double rf[5], ru[5];
+    for (int r = 0; r < 5; r++) {
+        rf[r] = bench_median_ms(run_step, &inf, 1, (int)(runs + 4) / 5);
+        ru[r] = bench_median_ms(run_step, &unf, 1, (int)(runs + 4) / 5);
+    }
+    qsort(rf, 5, sizeof rf[0], bench_cmp_double);
+    qsort(ru, 5, sizeof ru[0], bench_cmp_double);
+    double ti = rf[2], tu = ru[2], tt = bench_median_ms(run_step, &tr, 2, (int)runs);
     printf("%s: batch %ld, %d threads, median of %ld runs\n", m->name, batch, rt_threads_get(), runs);
     printf("  inference      %9.2f ms  %9.1f samples/s  %7.1f GFLOP/s\n", ti, batch * 1e3 / ti,
            2.0 * (double)macs / ti * 1e-6);
+    printf("  unfused        %9.2f ms  %9.1f samples/s  (fusions: %.2fx; 5 alternating rounds)\n", tu,
+           batch * 1e3 / tu, tu / ti);
     printf("  training step  %9.2f ms  %9.1f samples/s  %7.1f GFLOP/s (fwd + bwd, no optimizer)\n", tt,
            batch * 1e3 / tt, 6.0 * (double)macs / tt * 1e-6);
     profile(&tr, (int)top);
     free(inf.dout);
+    free(unf.dout);
     free(tr.dout);
+    rt_graph_free(unf.g);
     rt_graph_free(inf.g);
     rt_graph_free(tr.g);
     rt_model_free(m);

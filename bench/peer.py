@@ -200,7 +200,7 @@ class Server:
         self.p.wait()
 
 
-def environments(retort_policy):
+def environments(retort_policy, rt_extra=(), pt_extra=()):
     base = dict(os.environ)
     for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         base.pop(k, None)
@@ -208,6 +208,13 @@ def environments(retort_policy):
     rt_env = dict(base)
     if retort_policy != "unset":
         rt_env["OMP_WAIT_POLICY"] = retort_policy
+    for env, extra in ((rt_env, rt_extra), (torch_env, pt_extra)):
+        for kv in extra:  # KEY=VALUE, or KEY= to remove KEY
+            k, _, v = kv.partition("=")
+            if v:
+                env[k] = v
+            else:
+                env.pop(k, None)
     return rt_env, torch_env
 
 
@@ -260,17 +267,23 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--json", help="also write the results to this file")
     ap.add_argument("--retort-wait-policy", default="PASSIVE", choices=["PASSIVE", "ACTIVE", "unset"])
+    ap.add_argument("--retort-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra environment for retort's side (KEY= removes KEY), e.g. GOMP_SPINCOUNT=100000")
+    ap.add_argument("--torch-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="the same for PyTorch's side")
     args = ap.parse_args()
     if args.serve:
         serve(args.serve[0], args.serve[1], int(args.serve[2]), args.threads)
         return
     if not os.access(os.path.join(args.build, "bench", "peer_step"), os.X_OK):
         sys.exit(f"peer.py: {args.build}/bench/peer_step: not built (make bench)")
-    envs = environments(args.retort_wait_policy)
+    envs = environments(args.retort_wait_policy, args.retort_env, args.torch_env)
     import torch
     print(f"retort vs PyTorch {torch.__version__}: {args.threads} threads, {args.rounds} alternating rounds; "
           f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset, PyTorch OMP_WAIT_POLICY=PASSIVE, "
-          f"retort OMP_WAIT_POLICY={envs[0].get('OMP_WAIT_POLICY', '(unset)')}")
+          f"retort OMP_WAIT_POLICY={envs[0].get('OMP_WAIT_POLICY', '(unset)')}"
+          + "".join(f"; {side} {kv}" for side, kvs in (("retort", args.retort_env), ("PyTorch", args.torch_env))
+                    for kv in kvs))
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     print(f"{'case':<34} {'retort ms':>10} {'torch ms':>10} {'rt smp/s':>9} {'pt smp/s':>9} {'pt/rt':>8} "
           f"{'rt spr':>6} {'pt spr':>6} {'steps':>5}", flush=True)

@@ -103,7 +103,7 @@ static int setup_distill(struct peer *p, rt_model *m, int64_t batch)
     static const char *const what[3] = {"output", "blocks.%d.out", "blocks.%d.attn.probs"};
     static const float weight[3] = {0.3f, 0.4f, 0.3f};
     if (rt_model_open(&p->teacher, PEER_TEACHER, 2) != RT_OK) return fail(PEER_TEACHER);
-    if (!(p->tg = rt_model_graph(p->teacher, batch, RT_PLAN_INFER))) return fail("teacher graph");
+    if (!(p->tg = rt_model_graph(p->teacher, batch, RT_PLAN_INFER_TAPS))) return fail("teacher graph");
     rt_graph_set_training(p->tg, false);
     rt_params_allow_growth(m->params, true);
     int first_aux = m->params->n_views;

@@ -211,6 +211,81 @@ static void test_backward_without_trainable(void **state)
     tu_graph_free(g);
 }
 
+/* x -> gelu(fc1) -> fc2 -> x + . -> tanh(fc3) (the last node), and a tapped
+ * side branch relu(fc1) that the output does not need; tag_fc1 tags fc1. */
+struct fuse_net { rt_graph *g; rt_node *x, *fc1, *act, *fc2, *sum, *fc3, *out, *side; };
+
+static struct fuse_net fuse_net(enum rt_plan plan, bool fuse, bool tag_fc1)
+{
+    struct fuse_net f;
+    f.g = tu_graph_new();
+    rt_graph *g = f.g;
+    f.x = rt_input(g, "input", RT_DIMS(5, 12));
+    rt_node *w1 = rt_param(g, "w1", RT_DIMS(20, 12), rt_init_uniform(0.5f));
+    rt_node *b1 = rt_param(g, "b1", RT_DIMS(20), rt_init_uniform(0.5f));
+    rt_node *w2 = rt_param(g, "w2", RT_DIMS(12, 20), rt_init_uniform(0.5f));
+    rt_node *b2 = rt_param(g, "b2", RT_DIMS(12), rt_init_uniform(0.5f));
+    rt_node *w3 = rt_param(g, "w3", RT_DIMS(3, 12), rt_init_uniform(0.5f));
+    f.fc1 = rt_linear(g, f.x, w1, b1);
+    if (tag_fc1) rt_tag(f.fc1, "pre");
+    f.act = rt_gelu(g, f.fc1);
+    f.side = rt_tag(rt_relu(g, f.fc1), "side");
+    f.fc2 = rt_linear(g, f.act, w2, b2);
+    f.sum = rt_tag(rt_add(g, f.x, f.fc2), "block.out");
+    f.fc3 = rt_linear(g, f.sum, w3, NULL);
+    f.out = rt_tanh(g, f.fc3);
+    rt_graph_set_fusion(g, fuse);
+    tu_plan(g, plan);
+    rt_params_init(g->params, 9);
+    tu_fill_uniform(f.x, 4, -2.f, 2.f);
+    assert_int_equal(rt_graph_forward(g), RT_OK);
+    return f;
+}
+
+static void assert_same(const rt_node *a, const rt_node *b)
+{
+    assert_int_equal(rt_numel(a), rt_numel(b));
+    assert_non_null(rt_data(a));
+    assert_memory_equal(rt_data(a), rt_data(b), (size_t)rt_numel(a) * sizeof(float));
+}
+
+/* Inference fusions: which nodes fuse, what a caller holding a fused-away
+ * node reads, taps moving and blocking, the last node kept; bit for bit the
+ * unfused values. */
+static void test_inference_fusion(void **state)
+{
+    (void)state;
+    struct fuse_net ref = fuse_net(RT_PLAN_TRAIN, false, false), f = fuse_net(RT_PLAN_INFER, true, false);
+    assert_int_equal(f.fc1->fuse_act, RT_OP_GELU);
+    assert_ptr_equal(f.fc2->fuse_res, f.x);
+    assert_int_equal(f.fc3->fuse_act, 0); /* its tanh is the last node: never fused away */
+    assert_int_equal(f.g->skip[f.act->id], 2);
+    assert_int_equal(f.g->skip[f.sum->id], 2);
+    assert_int_equal(f.g->skip[f.out->id], 0);
+    assert_ptr_equal(f.fc2->in[0], f.fc1);                 /* fc2 reads fc1 (with its gelu) */
+    assert_ptr_equal(rt_graph_tap(f.g, "block.out"), f.fc2); /* the add's tap moved to fc2 */
+    assert_same(f.out, ref.out);
+    assert_same(f.sum, ref.sum); /* a held fused-away (tapped) node reads its producer's data */
+    assert_same(rt_graph_tap(f.g, "block.out"), ref.sum);
+    tu_graph_free(f.g);
+    /* a tapped producer keeps its own value: no fusion into it */
+    f = fuse_net(RT_PLAN_INFER, true, true);
+    assert_int_equal(f.fc1->fuse_act, 0);
+    assert_ptr_equal(f.fc2->fuse_res, f.x);
+    assert_same(rt_graph_tap(f.g, "pre"), ref.fc1);
+    assert_same(f.out, ref.out);
+    assert_null(rt_data(f.side)); /* RT_PLAN_INFER: a tap the output does not need is not computed */
+    assert_int_equal(f.g->skip[f.side->id], 1);
+    tu_graph_free(f.g);
+    /* RT_PLAN_INFER_TAPS computes it: fc1 then has two readers and keeps its gelu apart */
+    f = fuse_net(RT_PLAN_INFER_TAPS, true, false);
+    assert_int_equal(f.fc1->fuse_act, 0);
+    assert_same(f.side, ref.side);
+    assert_same(f.out, ref.out);
+    tu_graph_free(f.g);
+    tu_graph_free(ref.g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_plans_and_batch_sizes),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_backward_without_trainable),
+        cmocka_unit_test(test_inference_fusion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -157,6 +157,89 @@ static void test_outputs(void **state)
     globfree(&gl);
 }
 
+/* One eval-mode forward of m at this batch; returns a copy of every output
+ * the plan computes for the taps in tags (NULL-terminated), concatenated. */
+static float *forward_taps(rt_model *m, int64_t batch, enum rt_plan plan, bool fuse, const char *const *tags,
+                           int64_t *len, int *fused, int *skipped)
+{
+    rt_graph *g = rt_model_build(m, batch);
+    assert_non_null(g);
+    rt_graph_set_fusion(g, fuse);
+    if (rt_graph_plan(g, plan) != RT_OK) fail_msg("%s: %s", m->name, rt_errmsg());
+    rt_graph_set_training(g, false);
+    rt_node *x = rt_graph_tap(g, "input");
+    tu_fill_uniform(x, 5, -1.f, 1.f);
+    assert_int_equal(rt_graph_forward(g), RT_OK);
+    *len = 0;
+    for (int t = 0; tags[t]; t++) *len += rt_numel(rt_graph_tap(g, tags[t]));
+    float *r = malloc((size_t)*len * sizeof *r);
+    assert_non_null(r);
+    int64_t o = 0;
+    for (int t = 0; tags[t]; t++) {
+        const rt_node *n = rt_graph_tap(g, tags[t]);
+        assert_non_null(rt_data(n));
+        memcpy(r + o, rt_data(n), (size_t)rt_numel(n) * sizeof *r);
+        o += rt_numel(n);
+    }
+    *fused = *skipped = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        *fused += (g->nodes[i]->fuse_act != 0) + (g->nodes[i]->fuse_res != NULL);
+        *skipped += g->skip && g->skip[i] == 1;
+    }
+    rt_graph_free(g);
+    return r;
+}
+
+/* Inference plans fuse activations and residual adds into the linear and
+ * attention nodes before them and skip what the output does not need: the
+ * output must be bit for bit the training plan's (unfused, everything
+ * computed), for every architecture's fixture config; with the taps kept,
+ * every tap must be too. */
+static void test_fused_inference(void **state)
+{
+    (void)state;
+    glob_t gl;
+    assert_int_equal(glob("tests/fixtures/models/*.json", 0, NULL, &gl), 0);
+    int total_fused = 0;
+    for (size_t k = 0; k < gl.gl_pathc; k++) {
+        const char *path = gl.gl_pathv[k];
+        if (!wanted(path)) continue;
+        rt_model *m = open_config(path);
+        rt_params_init(m->params, 3);
+        const char *out_only[] = {"output", NULL};
+        const char *taps[64];
+        int nt = 0;
+        rt_graph *g = rt_model_build(m, 2); /* the model's tap names */
+        assert_non_null(g);
+        for (int i = 0; i < g->n_nodes && nt < 63; i++)
+            if (g->nodes[i]->tag[0]) taps[nt++] = g->nodes[i]->tag;
+        taps[nt] = NULL;
+        int64_t n_ref, n_got;
+        int fused, skipped, f2, s2;
+        float *ref = forward_taps(m, 2, RT_PLAN_TRAIN, false, taps, &n_ref, &f2, &s2);
+        float *got = forward_taps(m, 2, RT_PLAN_INFER_TAPS, true, taps, &n_got, &fused, &s2);
+        assert_int_equal(n_ref, n_got);
+        if (memcmp(ref, got, (size_t)n_ref * sizeof *ref)) fail_msg("%s: taps differ with fusions", path);
+        free(got);
+        float *out = forward_taps(m, 2, RT_PLAN_INFER, true, out_only, &n_got, &f2, &skipped);
+        float *out0 = forward_taps(m, 2, RT_PLAN_INFER, false, out_only, &n_ref, &s2, &s2);
+        assert_int_equal(n_ref, n_got);
+        if (memcmp(out0, out, (size_t)n_ref * sizeof *out)) fail_msg("%s: output differs with fusions", path);
+        printf("    %-34s %3d taps equal, output equal; %2d fusions, %2d nodes not computed\n", strrchr(path, '/') + 1, nt, f2,
+               skipped);
+        total_fused += f2;
+        bool attn = strstr(m->arch->name, "vit") != NULL;
+        if (attn) assert_true(f2 > 0 && skipped > 0); /* ViTs: gelu and residuals fused, attention maps skipped */
+        free(out);
+        free(out0);
+        free(ref);
+        rt_graph_free(g);
+        rt_model_free(m);
+    }
+    globfree(&gl);
+    assert_true(total_fused > 0 || getenv("RT_TEST_ARCHS"));
+}
+
 static void test_bad_configs(void **state)
 {
     (void)state;
@@ -295,7 +378,8 @@ static void test_init(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_param_counts), cmocka_unit_test(test_outputs), cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_param_counts), cmocka_unit_test(test_outputs), cmocka_unit_test(test_fused_inference),
+        cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_save_load),    cmocka_unit_test(test_load_rejects), cmocka_unit_test(test_init),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -386,6 +386,22 @@ static void test_model_int_inference(void **state)
     double e = max_rel(rt_data(rt_graph_tap(gi, "output")), rt_data(rt_graph_tap(gf, "output")), 10);
     printf("    integer vs FP32 logits: max error %.3g of max |logit|\n", e);
     assert_true(e < 0.05);
+    /* fused (gelu into qlinear, residuals into qlinear and integer attention) = unfused, bit for bit */
+    rt_graph *gu = rt_model_build(q, 2);
+    assert_non_null(gu);
+    assert_int_equal(rt_qweights_apply(q->qw, gu), RT_OK);
+    rt_graph_set_fusion(gu, false);
+    assert_int_equal(rt_graph_plan(gu, RT_PLAN_INFER), RT_OK);
+    rt_graph_set_training(gu, false);
+    memcpy(rt_data(rt_graph_tap(gu, "input")), rt_data(rt_graph_tap(gi, "input")), 2 * 3 * 16 * 16 * sizeof(float));
+    assert_int_equal(rt_graph_forward(gu), RT_OK);
+    int nf = 0;
+    for (int i = 0; i < gi->n_nodes; i++)
+        nf += (gi->nodes[i]->op == RT_OP_QLINEAR || gi->nodes[i]->op == RT_OP_ATTENTION) &&
+              (gi->nodes[i]->fuse_act || gi->nodes[i]->fuse_res);
+    assert_true(nf >= 4);
+    assert_memory_equal(rt_data(rt_graph_tap(gu, "output")), rt_data(rt_graph_tap(gi, "output")), 2 * 5 * sizeof(float));
+    rt_graph_free(gu);
     rt_graph_free(gi);
     rt_graph_free(gt);
     rt_graph_free(gf);

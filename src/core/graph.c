@@ -10,7 +10,7 @@
  */
 #include "core/graph.h"
 
-#include "core/ops.h"
+#include "core/op_impl.h"
 
 #include <omp.h>
 #include <stdarg.h>
@@ -46,6 +46,7 @@ void rt_graph_free(rt_graph *g)
     rt_free_aligned(g->grads);
     rt_free_aligned(g->work);
     free(g->on_path);
+    free(g->skip);
     free(g->prof);
     free(g);
 }
@@ -268,8 +269,9 @@ static size_t first_fit(const struct block *live, int n_live, size_t size)
 }
 
 /* Offsets (in floats) of each node's [out | saved] block. Training keeps all
- * blocks; inference frees a block after its last reader. Returns the total. */
-static size_t plan_act(rt_graph *g, size_t *off, bool reuse)
+ * blocks; inference frees a block after its last reader and lays out no
+ * block for the nodes flagged in skip (NULL: none). Returns the total. */
+static size_t plan_act(rt_graph *g, size_t *off, bool reuse, const unsigned char *skip)
 {
     int n = g->n_nodes;
     int *last = malloc((size_t)n * sizeof *last);
@@ -285,15 +287,19 @@ static size_t plan_act(rt_graph *g, size_t *off, bool reuse)
         /* Inputs, tapped nodes and the last node stay live to the end. */
         last[i] = (!reuse || nd->op == RT_OP_INPUT || nd->tag[0] || i == n - 1) ? n : i;
     }
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < g->nodes[i]->n_in; j++) {
-            int k = g->nodes[i]->in[j]->id;
+    for (int i = 0; i < n; i++) {
+        const rt_node *nd = g->nodes[i];
+        if (skip && skip[i]) continue;
+        for (int j = 0; j < nd->n_in; j++) {
+            int k = nd->in[j]->id;
             if (last[k] < i) last[k] = i;
         }
+        if (nd->fuse_res && last[nd->fuse_res->id] < i) last[nd->fuse_res->id] = i;
+    }
     int n_live = 0;
     for (int i = 0; i < n; i++) {
         rt_node *nd = g->nodes[i];
-        if (nd->op == RT_OP_PARAM) continue;
+        if (nd->op == RT_OP_PARAM || (skip && skip[i])) continue;
         size_t size = align_up((size_t)rt_numel(nd)) + align_up(nd->n_saved);
         size_t o = first_fit(live, n_live, size);
         off[i] = o;
@@ -338,16 +344,38 @@ rt_status rt_graph_plan(rt_graph *g, enum rt_plan plan)
     rt_status s = rt_params_alloc(g->params);
     if (s != RT_OK) return s;
     size_t *off = malloc((size_t)g->n_nodes * sizeof *off);
-    if (!off) return rt_error(RT_ERR_NOMEM, "graph: out of memory while planning");
-    size_t act = plan_act(g, off, plan == RT_PLAN_INFER);
+    int *into = malloc((size_t)g->n_nodes * sizeof *into);
+    g->skip = plan == RT_PLAN_TRAIN ? NULL : malloc((size_t)g->n_nodes);
+    if (!off || !into || (plan != RT_PLAN_TRAIN && !g->skip)) {
+        free(off);
+        free(into);
+        free(g->skip);
+        g->skip = NULL;
+        return rt_error(RT_ERR_NOMEM, "graph: out of memory while planning");
+    }
+    for (int i = 0; i < g->n_nodes; i++) into[i] = -1;
+    if (g->skip) { /* inference: fusions, and nothing the output (or a kept tap) does not need */
+        s = rt_graph_fuse(g, plan == RT_PLAN_INFER_TAPS, g->skip, into);
+        if (s != RT_OK) {
+            free(off);
+            free(into);
+            free(g->skip);
+            g->skip = NULL;
+            return s;
+        }
+    }
+    size_t act = plan_act(g, off, plan != RT_PLAN_TRAIN, g->skip);
     if (act == (size_t)-1) {
         free(off);
+        free(into);
+        free(g->skip);
+        g->skip = NULL;
         return rt_error(RT_ERR_NOMEM, "graph: out of memory while planning");
     }
     size_t grads = 0, work = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         rt_node *n = g->nodes[i];
-        if (n->n_work > work) work = n->n_work;
+        if (n->n_work > work && !(g->skip && g->skip[i])) work = n->n_work;
         if (plan == RT_PLAN_TRAIN && n->requires_grad && n->op != RT_OP_PARAM)
             grads += align_up((size_t)rt_numel(n)) + align_up(n->n_saved_grad);
     }
@@ -357,6 +385,9 @@ rt_status rt_graph_plan(rt_graph *g, enum rt_plan plan)
     g->on_path = calloc((size_t)g->n_nodes, 1);
     if (!g->act || !g->work || !g->on_path || (plan == RT_PLAN_TRAIN && !g->grads)) {
         free(off);
+        free(into);
+        free(g->skip);
+        g->skip = NULL;
         rt_free_aligned(g->act);
         rt_free_aligned(g->grads);
         rt_free_aligned(g->work);
@@ -375,6 +406,11 @@ rt_status rt_graph_plan(rt_graph *g, enum rt_plan plan)
     for (int i = 0; i < g->n_nodes; i++) {
         rt_node *n = g->nodes[i];
         if (n->op == RT_OP_PARAM) continue;
+        if (g->skip && g->skip[i]) { /* not computed: no data; fused away: its producer's, set below */
+            n->out.data = NULL;
+            n->saved = NULL;
+            continue;
+        }
         n->out.data = g->act + off[i];
         n->saved = n->n_saved ? g->act + off[i] + align_up((size_t)rt_numel(n)) : NULL;
         if (plan == RT_PLAN_TRAIN && n->requires_grad) {
@@ -384,12 +420,17 @@ rt_status rt_graph_plan(rt_graph *g, enum rt_plan plan)
             go += align_up(n->n_saved_grad);
         }
     }
+    for (int i = 0; i < g->n_nodes; i++)
+        if (into[i] >= 0) g->nodes[i]->out.data = g->nodes[into[i]]->out.data;
     free(off);
+    free(into);
     g->planned = true;
     return RT_OK;
 }
 
 void rt_graph_set_training(rt_graph *g, bool training) { g->training = training; }
+
+void rt_graph_set_fusion(rt_graph *g, bool on) { g->no_fuse = !on; }
 
 size_t rt_graph_act_bytes(const rt_graph *g) { return (g->act_floats + g->work_floats) * sizeof(float); }
 size_t rt_graph_grad_bytes(const rt_graph *g) { return g->grad_floats * sizeof(float); }
@@ -409,6 +450,7 @@ rt_status rt_graph_forward(rt_graph *g)
     if (g->params_gen != g->params->gen) bind_params(g);
     for (int i = 0; i < g->n_nodes; i++) {
         rt_node *n = g->nodes[i];
+        if (g->skip && g->skip[i]) continue;
         double t0 = g->prof ? now_s() : 0;
         rt_op_table[n->op].forward(g, n);
         if (g->prof) g->prof[2 * i] += now_s() - t0;

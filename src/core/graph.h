@@ -11,8 +11,15 @@
  *
  * rt_graph_plan() lays out all activations in one arena (no malloc in
  * forward or backward): RT_PLAN_TRAIN keeps every activation and gives
- * each node that needs one a gradient; RT_PLAN_INFER reuses memory between
- * nodes whose lifetimes do not overlap (tagged nodes are kept).
+ * each node that needs one a gradient. The inference plans reuse memory
+ * between nodes whose lifetimes do not overlap and fuse (fuse.c): an
+ * activation into the linear before it, a residual add into the linear or
+ * attention before it, with results bit for bit those of the unfused ops.
+ * RT_PLAN_INFER computes only what the output needs (the node tagged
+ * "output" and the last node): other taps, such as the attention maps
+ * kept for distillation, are not computed and have no data (NULL).
+ * RT_PLAN_INFER_TAPS computes and keeps every tapped node as well (a
+ * teacher whose taps a distillation reads).
  *
  *     rt_params *p = rt_params_new();
  *     rt_graph *g = rt_graph_new(p);
@@ -52,6 +59,10 @@ struct rt_node {
     float *saved_grad;  /* n_saved_grad floats, zeroed before each backward */
     size_t n_saved, n_saved_grad;
     size_t n_work;      /* floats of temporary workspace needed in forward/backward */
+    /* Set by inference-plan fusion (fuse.c) on linear, qlinear and attention
+     * nodes: out = act(out) + fuse_res's output, applied by the op. */
+    int fuse_act;       /* RT_OP_GELU, RT_OP_RELU, ... or 0 */
+    rt_node *fuse_res;  /* residual added last, or NULL */
     bool requires_grad;
     int param;          /* view index for parameter leaves, else -1 */
     char label[RT_LABEL_MAX]; /* scope at creation, for messages */
@@ -59,7 +70,7 @@ struct rt_node {
     _Alignas(8) unsigned char args[RT_ARGS_BYTES];
 };
 
-enum rt_plan { RT_PLAN_INFER = 0, RT_PLAN_TRAIN = 1 };
+enum rt_plan { RT_PLAN_INFER = 0, RT_PLAN_TRAIN = 1, RT_PLAN_INFER_TAPS = 2 };
 
 struct rt_graph {
     rt_params *params;
@@ -71,12 +82,14 @@ struct rt_graph {
     bool planned;
     enum rt_plan plan;
     bool training;             /* train/eval mode: dropout, batch norm */
+    bool no_fuse;              /* inference plans without fusions (rt_graph_set_fusion) */
     uint64_t seed;             /* RNG key of the run */
     uint32_t step;             /* RNG step: dropout masks change with it */
     float *act;  size_t act_floats;
     float *grads; size_t grad_floats;
     float *work; size_t work_floats;
     unsigned char *on_path;    /* n_nodes flags: ancestors of the node backward starts from */
+    unsigned char *skip;       /* n_nodes flags (inference plans): not computed, no data */
     double *prof;              /* NULL, or 2 x n_nodes seconds (forward, backward) accumulated per node */
     unsigned params_gen;       /* the store's generation the parameter leaves point into */
 };
@@ -102,6 +115,9 @@ rt_node *rt_graph_tap(const rt_graph *g, const char *tag);
 
 rt_status rt_graph_plan(rt_graph *g, enum rt_plan plan);
 void rt_graph_set_training(rt_graph *g, bool training);
+/* Fusions in inference plans: on by default; off (before planning) for
+ * tests and benchmarks that compare against the unfused ops. */
+void rt_graph_set_fusion(rt_graph *g, bool on);
 rt_status rt_graph_forward(rt_graph *g);
 /* Backward from a scalar node (its gradient seeded with 1). */
 rt_status rt_graph_backward(rt_graph *g, rt_node *loss);

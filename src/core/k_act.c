@@ -41,6 +41,10 @@
 /* ---------------- scalar row/span kernels (the reference) ---------------- */
 
 INLINE float gelu1(float x) { return 0.5f * x * (1.f + erff(x * INV_SQRT2)); }
+INLINE float relu1(float x) { return x > 0.f ? x : 0.f; }
+INLINE float relu6_1(float x) { return x > 0.f ? (x < 6.f ? x : 6.f) : 0.f; }
+INLINE float tanh1(float x) { return tanhf(x); }
+INLINE float sigmoid1(float x) { return 1.f / (1.f + expf(-x)); }
 INLINE float dgelu1(float x)
 {
     return 0.5f * (1.f + erff(x * INV_SQRT2)) + x * expf(-0.5f * x * x) * INV_SQRT_2PI;
@@ -154,16 +158,26 @@ AVX2 static inline float hmax8(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-AVX2 static void gelu_fwd_avx2(float *y, const float *x, int64_t n)
+AVX2 static __m256 gelu8(__m256 v)
 {
     const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.f), k = _mm256_set1_ps(INV_SQRT2);
+    return _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erf8(_mm256_mul_ps(v, k))));
+}
+
+/* The tail (n % 8) goes through the same vector code via a padded copy, so
+ * an element's value does not depend on where it sits in the span (a fused
+ * epilogue applies this row by row, the gelu op block by block: the same
+ * bits either way). y may be x. */
+AVX2 static void gelu_fwd_avx2(float *y, const float *x, int64_t n)
+{
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        __m256 cdf = _mm256_add_ps(one, erf8(_mm256_mul_ps(v, k)));
-        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(half, v), cdf));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, gelu8(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        float t[8] = {0};
+        memcpy(t, x + i, (size_t)(n - i) * sizeof(float));
+        _mm256_storeu_ps(t, gelu8(_mm256_loadu_ps(t)));
+        memcpy(y + i, t, (size_t)(n - i) * sizeof(float));
     }
-    for (; i < n; i++) y[i] = gelu1(x[i]);
 }
 
 AVX2 static void gelu_bwd_avx2(float *dx, const float *dy, const float *x, int64_t n)
@@ -290,6 +304,28 @@ void rt_gelu_forward(float *y, const float *x, int64_t n)
     }
 }
 
+/* y (n) <- act(y), serial (the fused epilogues call it per row inside their
+ * own parallel loop): the same per-element code as the ops' forwards. */
+void rt_act_inplace(int op, float *y, int64_t n)
+{
+    switch (op) {
+    case RT_OP_GELU: act_isa()->gelu_fwd(y, y, n); break;
+    case RT_OP_RELU:
+        for (int64_t i = 0; i < n; i++) y[i] = relu1(y[i]);
+        break;
+    case RT_OP_RELU6:
+        for (int64_t i = 0; i < n; i++) y[i] = relu6_1(y[i]);
+        break;
+    case RT_OP_TANH:
+        for (int64_t i = 0; i < n; i++) y[i] = tanh1(y[i]);
+        break;
+    case RT_OP_SIGMOID:
+        for (int64_t i = 0; i < n; i++) y[i] = sigmoid1(y[i]);
+        break;
+    default: RT_ASSERT(!"rt_act_inplace: not a fusable activation");
+    }
+}
+
 /* dy, x (n) -> dx (n) += dy (Phi(x) + x phi(x)) */
 void rt_gelu_backward(float *dx, const float *dy, const float *x, int64_t n)
 {
@@ -338,7 +374,7 @@ void rt_log_softmax_backward(float *dx, const float *dy, const float *y, int64_t
 void rt_relu_forward(float *y, const float *x, int64_t n)
 {
 #pragma omp parallel for simd if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? x[i] : 0.f;
+    for (int64_t i = 0; i < n; i++) y[i] = relu1(x[i]);
 }
 
 /* dy, y (n) -> dx (n) += dy [y > 0] */
@@ -355,7 +391,7 @@ void rt_relu_backward(float *dx, const float *dy, const float *y, int64_t n)
 void rt_relu6_forward(float *y, const float *x, int64_t n)
 {
 #pragma omp parallel for simd if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? (x[i] < 6.f ? x[i] : 6.f) : 0.f;
+    for (int64_t i = 0; i < n; i++) y[i] = relu6_1(x[i]);
 }
 
 /* dy, y (n) -> dx (n) += dy [0 < y < 6] (PyTorch's hardtanh: no gradient at the bounds) */
@@ -373,7 +409,7 @@ void rt_relu6_backward(float *dx, const float *dy, const float *y, int64_t n)
 void rt_tanh_forward(float *y, const float *x, int64_t n)
 {
 #pragma omp parallel for if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+    for (int64_t i = 0; i < n; i++) y[i] = tanh1(x[i]);
 }
 
 /* dy, y (n) -> dx (n) += dy (1 - y^2) */
@@ -387,7 +423,7 @@ void rt_tanh_backward(float *dx, const float *dy, const float *y, int64_t n)
 void rt_sigmoid_forward(float *y, const float *x, int64_t n)
 {
 #pragma omp parallel for if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] = 1.f / (1.f + expf(-x[i]));
+    for (int64_t i = 0; i < n; i++) y[i] = sigmoid1(x[i]);
 }
 
 /* dy, y (n) -> dx (n) += dy y (1 - y) */

@@ -153,18 +153,6 @@ static void attn_core_forward(float *probs, float *ctx, const float *qkv, const 
     }
 }
 
-/* x (B,T,C), w_qkv (3C,C), b_qkv (3C) or NULL, w_o (C,C), b_o (C) or NULL ->
- * out (B,T,C); saved qkv (B,T,3C), probs (B,H,T,T), ctx (B,T,C) */
-void rt_attention_forward(float *out, float *qkv, float *probs, float *ctx, const float *x, const float *w_qkv,
-                          const float *b_qkv, const float *w_o, const float *b_o, int64_t B, int64_t T, int64_t C,
-                          int64_t H)
-{
-    struct attn_dims d = {B, T, C, H, C / H};
-    rt_linear_forward(qkv, x, w_qkv, b_qkv, B * T, C, 3 * C);
-    attn_core_forward(probs, ctx, qkv, &d);
-    rt_linear_forward(out, ctx, w_o, b_o, B * T, C, C);
-}
-
 /* dctx (B,T,C), dmap (B,T,T) or NULL -> dqkv (B,T,3C) (overwritten, every
  * element written once); dprobs (B,H,T,T) is scratch. */
 static void attn_core_backward(float *dqkv, float *dprobs, const float *dctx, const float *dmap, const float *qkv,
@@ -332,23 +320,23 @@ static void attn_saved(const rt_node *n, float **qkv, float **probs, float **ctx
 void rt_op_attention_forward(rt_graph *g, rt_node *n)
 {
     struct attn_in in = attn_inputs(n);
-    float *qkv, *probs, *ctx;
+    float *qkv, *probs, *ctx, *out = rt_data(n);
     attn_saved(n, &qkv, &probs, &ctx);
-    const int64_t *s = n->out.shape;
+    const int64_t *s = n->out.shape, M = s[0] * s[1], C = s[2];
     const struct rt_attention_args *a = RT_ARGS(n, const struct rt_attention_args);
-    if (a->q_qkv || a->q_o) { /* integer projections (k_quant.c), inference only */
-        struct attn_dims d = {s[0], s[1], s[2], a->heads, s[2] / a->heads};
-        const float *bq = in.b_qkv ? rt_data(in.b_qkv) : NULL, *bo = in.b_o ? rt_data(in.b_o) : NULL;
-        if (a->q_qkv) rt_qlinear_forward(qkv, rt_data(in.x), a->q_qkv, bq, s[0] * s[1], a->qpath, g->work);
-        else rt_linear_forward(qkv, rt_data(in.x), rt_data(in.w_qkv), bq, s[0] * s[1], s[2], 3 * s[2]);
-        attn_core_forward(probs, ctx, qkv, &d);
-        if (a->q_o) rt_qlinear_forward(rt_data(n), ctx, a->q_o, bo, s[0] * s[1], a->qpath, g->work);
-        else rt_linear_forward(rt_data(n), ctx, rt_data(in.w_o), bo, s[0] * s[1], s[2], s[2]);
-        return;
+    const struct attn_dims d = {s[0], s[1], C, a->heads, C / a->heads};
+    const float *bq = in.b_qkv ? rt_data(in.b_qkv) : NULL, *bo = in.b_o ? rt_data(in.b_o) : NULL;
+    const float *res = n->fuse_res ? rt_data(n->fuse_res) : NULL; /* a fused residual (inference plans) */
+    /* integer projections (k_quant.c) where the node has them, inference only */
+    if (a->q_qkv) rt_qlinear_forward(qkv, rt_data(in.x), a->q_qkv, bq, M, a->qpath, g->work);
+    else rt_linear_forward(qkv, rt_data(in.x), rt_data(in.w_qkv), bq, M, C, 3 * C);
+    attn_core_forward(probs, ctx, qkv, &d);
+    if (a->q_o) {
+        rt_qlinear_forward(out, ctx, a->q_o, bo, M, a->qpath, g->work);
+        rt_rows_epilogue(out, NULL, res, M, C, 0);
+    } else {
+        rt_linear_forward_ep(out, ctx, rt_data(in.w_o), bo, M, C, C, 0, res);
     }
-    rt_attention_forward(rt_data(n), qkv, probs, ctx, rt_data(in.x), rt_data(in.w_qkv),
-                         in.b_qkv ? rt_data(in.b_qkv) : NULL, rt_data(in.w_o), in.b_o ? rt_data(in.b_o) : NULL,
-                         s[0], s[1], s[2], RT_ARGS(n, struct rt_attention_args)->heads);
 }
 
 void rt_op_attention_backward(rt_graph *g, rt_node *n)

@@ -16,16 +16,40 @@
 
 static void reduce_rows(float *db, const float *dy, const float *f, int64_t n, int64_t nb);
 
-/* x (M, K), w (N, K), b (N) or NULL -> y (M, N) */
-void rt_linear_forward(float *y, const float *x, const float *w, const float *b, int64_t M, int64_t K, int64_t N)
+/* y (M, N) <- act(y + b) + r (b (N), r (M, N) and act may each be absent:
+ * NULL, 0), row by row, so a row's steps run while it sits in L1. The
+ * unfused ops compute the same three steps in the same order: bias in
+ * linear, then the activation op, then add (x + y = y + x in IEEE), so a
+ * fused inference gives the same bits. */
+void rt_rows_epilogue(float *y, const float *b, const float *r, int64_t M, int64_t N, int act)
+{
+    if (!b && !r && !act) return;
+#pragma omp parallel for if (M * N > PAR_MIN)
+    for (int64_t m = 0; m < M; m++) {
+        float *yr = y + m * N;
+        if (b)
+            for (int64_t n = 0; n < N; n++) yr[n] += b[n];
+        if (act) rt_act_inplace(act, yr, N);
+        if (r) {
+            const float *rr = r + m * N;
+            for (int64_t n = 0; n < N; n++) yr[n] += rr[n];
+        }
+    }
+}
+
+/* x (M, K), w (N, K), b (N) or NULL -> y (M, N) = act(x w^T + b) + r (see rt_rows_epilogue) */
+void rt_linear_forward_ep(float *y, const float *x, const float *w, const float *b, int64_t M, int64_t K, int64_t N,
+                          int act, const float *r)
 {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.f, x, (int)K, w, (int)K, 0.f,
                 y, (int)N);
-    if (b) {
-#pragma omp parallel for if (M * N > PAR_MIN)
-        for (int64_t m = 0; m < M; m++)
-            for (int64_t n = 0; n < N; n++) y[m * N + n] += b[n];
-    }
+    rt_rows_epilogue(y, b, r, M, N, act);
+}
+
+/* x (M, K), w (N, K), b (N) or NULL -> y (M, N) */
+void rt_linear_forward(float *y, const float *x, const float *w, const float *b, int64_t M, int64_t K, int64_t N)
+{
+    rt_linear_forward_ep(y, x, w, b, M, K, N, 0, NULL);
 }
 
 /* dy (M, N) -> dx (M, K) += dy w; dw (N, K) += dy^T x; db (N) += sum_m dy */
@@ -105,6 +129,11 @@ static void matmul_backward(float *da, float *db, const float *dc, const float *
 /* y[i] = a[i] + b[i % nb] */
 void rt_add_forward(float *y, const float *a, const float *b, int64_t n, int64_t nb)
 {
+    if (nb == n) { /* same shapes: one flat loop (the row loop below would have one row) */
+#pragma omp parallel for simd if (n > PAR_MIN)
+        for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+        return;
+    }
 #pragma omp parallel for if (n > PAR_MIN)
     for (int64_t r = 0; r < n / nb; r++)
         for (int64_t j = 0; j < nb; j++) y[r * nb + j] = a[r * nb + j] + b[j];
@@ -214,8 +243,8 @@ int64_t rt_op_linear_macs(const rt_node *n) { return rt_numel(n) * last_dim(n->i
 void rt_op_linear_forward(rt_graph *g, rt_node *n)
 {
     rt_node *x = n->in[0], *w = n->in[1], *b = n->n_in == 3 ? n->in[2] : NULL;
-    rt_linear_forward(rt_data(n), rt_data(x), rt_data(w), b ? rt_data(b) : NULL, leading(x), last_dim(x),
-                      w->out.shape[0]);
+    rt_linear_forward_ep(rt_data(n), rt_data(x), rt_data(w), b ? rt_data(b) : NULL, leading(x), last_dim(x),
+                         w->out.shape[0], n->fuse_act, n->fuse_res ? rt_data(n->fuse_res) : NULL);
 }
 
 void rt_op_linear_backward(rt_graph *g, rt_node *n)

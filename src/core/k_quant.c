@@ -57,8 +57,9 @@ void rt_op_qlinear_forward(rt_graph *g, rt_node *n)
 {
     const struct rt_qlinear_args *a = RT_ARGS(n, const struct rt_qlinear_args);
     rt_node *b = n->n_in == 3 ? n->in[2] : NULL;
-    rt_qlinear_forward(rt_data(n), rt_data(n->in[0]), a->w, b ? rt_data(b) : NULL, leading(n->in[0]), a->path,
-                       g->work);
+    int64_t M = leading(n->in[0]);
+    rt_qlinear_forward(rt_data(n), rt_data(n->in[0]), a->w, b ? rt_data(b) : NULL, M, a->path, g->work);
+    rt_rows_epilogue(rt_data(n), NULL, n->fuse_res ? rt_data(n->fuse_res) : NULL, M, a->w->N, n->fuse_act);
 }
 
 void rt_op_qlinear_backward(rt_graph *g, rt_node *n)

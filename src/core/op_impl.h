@@ -91,12 +91,22 @@ void rt_conv2d_gemm_backward(float *dx, float *dw, float *db, float *work, const
 /* db (OC) += sum over the batch and positions of dy (B, OC, L). */
 void rt_conv2d_bias_backward(float *db, const float *dy, int64_t B, int64_t OC, int64_t L);
 
-/* k_act.c's l2_norm rows, also used by k_loss.c (aam_softmax): x (M, C) ->
- * y = x / max(||x||, eps), norm (M) = ||x||; backward adds into dx. */
-/* k_basic.c's linear kernels, shared with the attention projections. */
+/* k_basic.c's linear kernels, shared with the attention projections, and
+ * the fused-inference epilogue y = act(y + b) + r (rt_rows_epilogue). */
 void rt_linear_forward(float *y, const float *x, const float *w, const float *b, int64_t M, int64_t K, int64_t N);
+void rt_linear_forward_ep(float *y, const float *x, const float *w, const float *b, int64_t M, int64_t K, int64_t N,
+                          int act, const float *r);
 void rt_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                         int64_t M, int64_t K, int64_t N);
+void rt_rows_epilogue(float *y, const float *b, const float *r, int64_t M, int64_t N, int act);
+/* k_act.c: y <- act(y) for a fusable activation op (serial). */
+void rt_act_inplace(int op, float *y, int64_t n);
+/* fuse.c, for inference plans: fuse activations and residual adds into
+ * their producers and flag in skip[] (n_nodes) what the plan does not
+ * compute: 1 = not needed (no data), 2 = fused away (its data is into[i]'s). */
+rt_status rt_graph_fuse(rt_graph *g, bool keep_taps, unsigned char *skip, int *into);
+/* k_act.c's l2_norm rows, also used by k_loss.c (aam_softmax): x (M, C) ->
+ * y = x / max(||x||, eps), norm (M) = ||x||; backward adds into dx. */
 void rt_l2_norm_forward(float *y, float *norm, const float *x, int64_t M, int64_t C, float eps);
 void rt_l2_norm_backward(float *dx, const float *dy, const float *y, const float *norm, int64_t M, int64_t C,
                          float eps);

@@ -279,7 +279,7 @@ static rt_status kd_build(void *ctx, rt_graph *g, int64_t batch, rt_node *task, 
     if (d->first_aux < 0) d->first_aux = g->params->n_views;
     rt_params_allow_growth(g->params, true);
     if (!d->cached) {
-        kg->tg = rt_model_graph(d->teacher, batch, RT_PLAN_INFER);
+        kg->tg = rt_model_graph(d->teacher, batch, RT_PLAN_INFER_TAPS);
         if (!kg->tg) return rt_error(RT_ERR_ARG, "%s: %s", d->kd.teacher, rt_errmsg());
         rt_graph_set_training(kg->tg, false);
         kg->tx = rt_graph_tap(kg->tg, "input");
@@ -775,7 +775,7 @@ static rt_status run_teacher(rt_model *m, const char *label, const rt_dataset *d
     for (int q = 0; q < 2 && s == RT_OK; q++) {
         int64_t b = q == 0 ? batch : rem;
         if (b == 0) continue;
-        if (!(g[q] = rt_model_graph(m, b, RT_PLAN_INFER))) s = rt_error(RT_ERR_ARG, "%s: %s", label, rt_errmsg());
+        if (!(g[q] = rt_model_graph(m, b, RT_PLAN_INFER_TAPS))) s = rt_error(RT_ERR_ARG, "%s: %s", label, rt_errmsg());
         for (int i = 0; s == RT_OK && i < nt; i++) {
             src[q][i] = rt_graph_tap(g[q], taps[i]);
             char avail[600];

@@ -156,7 +156,7 @@ rt_graph *rt_model_build(rt_model *m, int64_t batch)
 rt_graph *rt_model_graph(rt_model *m, int64_t batch, enum rt_plan plan)
 {
     rt_graph *g = rt_model_build(m, batch);
-    if (g && m->qw && plan == RT_PLAN_INFER && rt_qweights_apply(m->qw, g) != RT_OK) { /* integer inference */
+    if (g && m->qw && plan != RT_PLAN_TRAIN && rt_qweights_apply(m->qw, g) != RT_OK) { /* integer inference */
         rt_graph_free(g);
         return NULL;
     }
