@@ -159,10 +159,15 @@ static void reduce_rows(float *db, const float *dy, const float *f, int64_t n, i
 void rt_add_backward(float *da, float *db, const float *dy, int64_t n, int64_t nb)
 {
     if (da) {
-#pragma omp parallel for if (n > PAR_MIN)
+#pragma omp parallel for simd if (n > PAR_MIN)
         for (int64_t i = 0; i < n; i++) da[i] += dy[i];
     }
-    if (db) reduce_rows(db, dy, NULL, n, nb);
+    if (db && nb == n) { /* same shapes: no reduction */
+#pragma omp parallel for simd if (n > PAR_MIN)
+        for (int64_t i = 0; i < n; i++) db[i] += dy[i];
+    } else if (db) {
+        reduce_rows(db, dy, NULL, n, nb);
+    }
 }
 
 /* y[i] = a[i] * b[i % nb] */
