@@ -56,9 +56,10 @@ int cmd_init(int argc, char **argv)
     if (rt_model_from_file(&m, in) != RT_OK) return cli_fail(1, "%s", rt_errmsg());
     rt_model_init(m, seed);
     rt_status s = rt_model_save(m, out);
+    /* parameters as summary counts them (params->numel includes each view's padding to 64 bytes) */
+    size_t n_params = rt_params_count(m->params, RT_PARAM, false) + rt_params_count(m->params, RT_PARAM, true);
     if (s == RT_OK)
-        printf("%s: %s (%lld parameters, seed %llu)\n", out, m->name[0] ? m->name : m->arch->name,
-               (long long)m->params->numel, seed);
+        printf("%s: %s (%zu parameters, seed %llu)\n", out, m->name[0] ? m->name : m->arch->name, n_params, seed);
     rt_model_free(m);
     return s == RT_OK ? 0 : cli_fail(1, "%s", rt_errmsg());
 }

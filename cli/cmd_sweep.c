@@ -1,13 +1,15 @@
 /*
  * cmd_sweep.c - `retort sweep MODEL... --data SPEC [--bits 32,8,4] [-o DIR]
- * [--batch N] [--json]`: every model at every precision, quantized,
- * evaluated and set against FP32 in one table (src/quant/sweep.c).
- * Argument parsing and output only.
+ * [--batch N] [--json | --markdown]`: every model at every precision,
+ * quantized, evaluated and set against FP32 in one table (src/quant/sweep.c).
+ * Argument parsing and output only; with -o DIR the table is also written
+ * (atomically) as DIR/sweep.json and DIR/sweep.md.
  * Exit codes: 0 done, 1 a file could not be read, written or does not fit, 2 usage.
  */
 #include "cli.h"
 
 #include "core/error.h"
+#include "io/fileio.h"
 #include "quant/sweep.h"
 
 #include <math.h>
@@ -18,7 +20,7 @@
 #define MAX_MODELS 64
 
 static const char usage[] =
-    "usage: retort sweep MODEL... --data SPEC [--bits 32,8,4] [-o DIR] [--batch N] [--json]\n\n"
+    "usage: retort sweep MODEL... --data SPEC [--bits 32,8,4] [-o DIR] [--batch N] [--json | --markdown]\n\n"
     "Quantize each trained model file at each precision, evaluate it on SPEC with its\n"
     "task's metric and print one table: parameters, bits, size in bytes (as `retort\n"
     "summary` counts it), compression vs the first model at FP32, the metric and its\n"
@@ -29,9 +31,11 @@ static const char usage[] =
     "  --bits L   comma-separated precisions among 32, 8 (int8 per-channel) and 4 (q4\n"
     "             block32), in row order (default 32,8,4)\n"
     "  -o DIR     keep the quantized files as DIR/<i>-<stem>-int<bits>.safetensors (DIR\n"
-    "             created if missing); without it they live in a temporary directory\n"
+    "             created if missing) and write the table as DIR/sweep.json and\n"
+    "             DIR/sweep.md; without it the files live in a temporary directory\n"
     "  --batch N  evaluation batch size (default 256)\n"
-    "  --json     machine-readable output\n";
+    "  --json     machine-readable output\n"
+    "  --markdown the table as Markdown\n";
 
 struct s_args {
     const char *models[MAX_MODELS];
@@ -40,7 +44,7 @@ struct s_args {
     int bits[RT_SWEEP_MAX_BITS];
     int n_bits;
     long batch;
-    bool json;
+    bool json, markdown;
 };
 
 /* "32,8,4" -> bits: each of 32, 8, 4, at most once (a usage error otherwise). */
@@ -69,6 +73,10 @@ static int parse(int argc, char **argv, struct s_args *a)
             a->json = true;
             continue;
         }
+        if (!strcmp(o, "--markdown")) {
+            a->markdown = true;
+            continue;
+        }
         if (o[0] != '-' || !o[1]) {
             if (a->n_models == MAX_MODELS) return cli_fail(2, "sweep: more than %d models", MAX_MODELS);
             a->models[a->n_models++] = o;
@@ -86,12 +94,14 @@ static int parse(int argc, char **argv, struct s_args *a)
     }
     if (!a->n_models) return cli_fail(2, "sweep: no model (usage: retort sweep MODEL... --data SPEC)");
     if (!a->data) return cli_fail(2, "sweep: no data (--data SPEC: the set to evaluate every model on)");
+    if (a->json && a->markdown) return cli_fail(2, "sweep: --json and --markdown: choose one");
     return 0;
 }
 
 static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
-static int print_json(const struct s_args *a, const rt_sweep *sw)
+/* The --json object as text (malloc'ed), or NULL when out of memory. */
+static char *json_text(const struct s_args *a, const rt_sweep *sw)
 {
     cJSON *o = cJSON_CreateObject(), *bits = cJSON_AddArrayToObject(o, "bits"), *rows;
     cJSON_AddStringToObject(o, "data", a->data);
@@ -119,8 +129,14 @@ static int print_json(const struct s_args *a, const rt_sweep *sw)
     }
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
+    return txt;
+}
+
+static int print_json(FILE *f, const struct s_args *a, const rt_sweep *sw)
+{
+    char *txt = json_text(a, sw);
     if (!txt) return cli_fail(1, "out of memory");
-    puts(txt);
+    fprintf(f, "%s\n", txt);
     free(txt);
     return 0;
 }
@@ -134,23 +150,83 @@ static const char *tail(char *buf, size_t cap, const char *path, size_t w)
     return buf;
 }
 
-static void print_table(const struct s_args *a, const rt_sweep *sw)
+static const char *bits_name(char *buf, size_t cap, int bits)
+{
+    snprintf(buf, cap, bits == 32 ? "fp32" : "int%d", bits);
+    return buf;
+}
+
+static int print_table(FILE *f, const struct s_args *a, const rt_sweep *sw)
 {
     bool pct = !strcmp(sw->metric, "accuracy");
-    printf("data %s, %lld samples; metric %s (%s is better); compression vs %s at FP32\n", a->data,
-           (long long)sw->samples, sw->metric, sw->higher_is_better ? "higher" : "lower", a->models[0]);
-    printf("%-20s %-28s %10s %5s %12s %11s %12s %12s\n", "model", "file", "params", "bits", "bytes", "compression",
-           sw->metric, pct ? "change (pts)" : "change");
+    fprintf(f, "data %s, %lld samples; metric %s (%s is better); compression vs %s at FP32\n", a->data,
+            (long long)sw->samples, sw->metric, sw->higher_is_better ? "higher" : "lower", a->models[0]);
+    fprintf(f, "%-20s %-28s %10s %5s %12s %11s %12s %12s\n", "model", "file", "params", "bits", "bytes", "compression",
+            sw->metric, pct ? "change (pts)" : "change");
     for (int i = 0; i < sw->n_rows; i++) {
         const rt_sweep_row *r = &sw->rows[i];
-        char bits[8], n[32], f[32];
-        snprintf(bits, sizeof bits, r->bits == 32 ? "fp32" : "int%d", r->bits);
-        printf("%-20s %-28s %10lld %5s %12zu %10.2fx", tail(n, sizeof n, r->name, 20),
-               tail(f, sizeof f, a->models[r->model], 28), (long long)r->params, bits, r->bytes, r->compression);
-        if (pct) printf(" %11.2f%% %+12.2f\n", 100 * r->metric, 100 * r->change);
-        else printf(" %12.6g %+12.4g\n", r->metric, r->change);
+        char bits[8], n[32], fl[32];
+        fprintf(f, "%-20s %-28s %10lld %5s %12zu %10.2fx", tail(n, sizeof n, r->name, 20),
+                tail(fl, sizeof fl, a->models[r->model], 28), (long long)r->params, bits_name(bits, sizeof bits, r->bits),
+                r->bytes, r->compression);
+        if (pct) fprintf(f, " %11.2f%% %+12.2f\n", 100 * r->metric, 100 * r->change);
+        else fprintf(f, " %12.6g %+12.4g\n", r->metric, r->change);
     }
-    if (a->out) printf("quantized files in %s\n", a->out);
+    if (a->out) fprintf(f, "quantized files in %s\n", a->out);
+    return 0;
+}
+
+/* s with Markdown's table separator '|' escaped. */
+static void md_cell(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|') fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
+/* The same table as Markdown: full file names, the first column the model's name. */
+static int print_markdown(FILE *f, const struct s_args *a, const rt_sweep *sw)
+{
+    bool pct = !strcmp(sw->metric, "accuracy");
+    fputs("Data `", f);
+    md_cell(f, a->data);
+    fprintf(f, "`, %lld samples; metric %s (%s is better); compression vs `", (long long)sw->samples, sw->metric,
+            sw->higher_is_better ? "higher" : "lower");
+    md_cell(f, a->models[0]);
+    fprintf(f, "` at FP32.\n\n| model | file | params | bits | bytes | compression | %s | %s |\n", sw->metric,
+            pct ? "change (points)" : "change");
+    fputs("|---|---|---:|---|---:|---:|---:|---:|\n", f);
+    for (int i = 0; i < sw->n_rows; i++) {
+        const rt_sweep_row *r = &sw->rows[i];
+        char bits[8];
+        fputs("| ", f);
+        md_cell(f, r->name);
+        fputs(" | ", f);
+        md_cell(f, a->models[r->model]);
+        fprintf(f, " | %lld | %s | %zu | %.2fx", (long long)r->params, bits_name(bits, sizeof bits, r->bits), r->bytes,
+                r->compression);
+        if (pct) fprintf(f, " | %.2f%% | %+.2f |\n", 100 * r->metric, 100 * r->change);
+        else fprintf(f, " | %.6g | %+.4g |\n", r->metric, r->change);
+    }
+    return 0;
+}
+
+typedef int (*sweep_printer)(FILE *f, const struct s_args *a, const rt_sweep *sw);
+
+/* DIR/name written atomically by `print`. */
+static int write_out(const struct s_args *a, const rt_sweep *sw, const char *name, sweep_printer print)
+{
+    char path[RT_SWEEP_PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", a->out, name);
+    rt_atomic af;
+    if (rt_atomic_open(&af, path) != RT_OK) return cli_fail(1, "%s", rt_errmsg());
+    int rc = print(af.f, a, sw);
+    if (rc) {
+        rt_atomic_abort(&af);
+        return rc;
+    }
+    return rt_atomic_commit(&af) == RT_OK ? 0 : cli_fail(1, "%s", rt_errmsg());
 }
 
 int cmd_sweep(int argc, char **argv)
@@ -167,8 +243,9 @@ int cmd_sweep(int argc, char **argv)
     if (rt_dataset_open(&ds, a.data) != RT_OK ||
         rt_sweep_run(&sw, a.models, a.n_models, &ds, a.bits, a.n_bits, a.out, a.batch) != RT_OK)
         rc = cli_fail(1, "%s", rt_errmsg());
-    if (rc == 0 && a.json) rc = print_json(&a, &sw);
-    else if (rc == 0) print_table(&a, &sw);
+    if (rc == 0 && a.out) rc = write_out(&a, &sw, "sweep.json", print_json);
+    if (rc == 0 && a.out) rc = write_out(&a, &sw, "sweep.md", print_markdown);
+    if (rc == 0) rc = (a.json ? print_json : a.markdown ? print_markdown : print_table)(stdout, &a, &sw);
     rt_sweep_free(&sw);
     rt_dataset_free(&ds);
     return rc;

@@ -65,6 +65,7 @@ static void test_init_then_summary(void **state)
     unlink(tmp_model());
     snprintf(args, sizeof args, "init configs/fmnist-teacher.json --seed 3 -o '%s'", tmp_model());
     assert_int_equal(tu_run_cli(args, &lines, line, sizeof line), 0);
+    char *said = tu_cli_stdout(); /* "<file>: fmnist-teacher (N parameters, seed 3)", N as summary counts */
     rt_model *a, *b;
     assert_int_equal(rt_model_load(&a, tmp_model()), RT_OK);
     assert_int_equal(rt_model_from_file(&b, "configs/fmnist-teacher.json"), RT_OK);
@@ -75,6 +76,10 @@ static void test_init_then_summary(void **state)
     snprintf(args, sizeof args, "summary '%s' --json", tmp_model());
     cJSON *from_file = tu_run_cli_json(args), *from_cfg = tu_run_cli_json("summary configs/fmnist-teacher.json --json");
     assert_int_equal((int64_t)num_at(from_file, "total", "params"), (int64_t)num_at(from_cfg, "total", "params"));
+    char want[64];
+    snprintf(want, sizeof want, "(%lld parameters, seed 3)", (long long)num_at(from_cfg, "total", "params"));
+    if (!strstr(said, want)) fail_msg("init said '%s', summary counts '%s'", said, want);
+    free(said);
     assert_int_equal((int64_t)num_at(from_file, "total", "macs_per_sample"),
                      (int64_t)num_at(from_cfg, "total", "macs_per_sample"));
     cJSON_Delete(from_file);

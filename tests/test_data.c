@@ -3,6 +3,9 @@
  * rejection per validation rule, stratified subsets, the loader's order,
  * position save/restore, and augmentation (noise, mixup, Gamma/Beta draws).
  *
+ * Image options (?size=HxW resizing, ?channels=C replication) against a
+ * double-precision reference of PyTorch's bilinear rule.
+ *
  * Files are written by the test into a fresh /tmp directory. Statistical
  * checks state their tolerance (4 standard errors unless said) and print the
  * measured values.
@@ -211,6 +214,156 @@ static void test_npy(void **state)
     expect_error(spec, RT_ERR_FORMAT, "x.npy");
     snprintf(spec, sizeof spec, "npy:%s,%s", tu_tmp("none.npy"), tu_tmp("y.npy"));
     expect_error(spec, RT_ERR_IO, "none.npy: cannot open");
+}
+
+/* ---- image options (?size=, ?channels=) -------------------------------------- */
+
+/* PyTorch's bilinear rule (F.interpolate, align_corners=False), in double:
+ * output o of an axis of n resized to m reads src = max(0, (o + 0.5) n / m - 0.5). */
+static double bilinear_ref(const float *x, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t r, int64_t c)
+{
+    double sr = fmax(0, ((double)r + 0.5) * (double)H / (double)OH - 0.5);
+    double sc = fmax(0, ((double)c + 0.5) * (double)W / (double)OW - 0.5);
+    int64_t r0 = (int64_t)sr, c0 = (int64_t)sc, r1 = r0 < H - 1 ? r0 + 1 : r0, c1 = c0 < W - 1 ? c0 + 1 : c0;
+    double lr = sr - (double)r0, lc = sc - (double)c0;
+    return (1 - lr) * ((1 - lc) * x[r0 * W + c0] + lc * x[r0 * W + c1]) +
+           lr * ((1 - lc) * x[r1 * W + c0] + lc * x[r1 * W + c1]);
+}
+
+/* Largest error of ds against the reference (relative above 1 in magnitude) over
+ * the first n samples, every channel. */
+static double resize_error(const rt_dataset *ds, int64_t n, const float *x, int64_t H, int64_t W)
+{
+    int64_t C = ds->x_ndim == 3 ? ds->x_shape[0] : 1, OH = ds->x_shape[ds->x_ndim - 2],
+            OW = ds->x_shape[ds->x_ndim - 1];
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t ch = 0; ch < C; ch++)
+            for (int64_t r = 0; r < OH; r++)
+                for (int64_t c = 0; c < OW; c++) {
+                    double want = bilinear_ref(x + i * H * W, H, W, OH, OW, r, c);
+                    worst = fmax(worst, fabs(ds->x[((i * C + ch) * OH + r) * OW + c] - want) / fmax(1, fabs(want)));
+                }
+    return worst;
+}
+
+static void open_spec(rt_dataset *ds, const char *base, const char *opts)
+{
+    char spec[700];
+    snprintf(spec, sizeof spec, "%s%s", base, opts);
+    if (rt_dataset_open(ds, spec) != RT_OK) fail_msg("%s: %s", spec, rt_errmsg());
+    assert_string_equal(ds->source, spec);
+}
+
+static void test_image_options(void **state)
+{
+    (void)state;
+    enum { N = 3, H = 5, W = 7 };
+    float x[N * H * W], y[N] = {0, 1, 2}, sq[4] = {0, 1, 2, 3};
+    for (int i = 0; i < N * H * W; i++) x[i] = sinf((float)i * 0.71f) + 0.05f * (float)i;
+    write_npy("img.npy", x, RT_DIMS(N, H, W));
+    write_npy("img1.npy", x, RT_DIMS(N, 1, H, W));
+    write_npy("sq.npy", sq, RT_DIMS(1, 2, 2));
+    write_npy("y.npy", y, RT_DIMS(N));
+    write_npy("y1.npy", y, RT_DIMS(1));
+    char base[600], base1[600], sqb[600];
+    snprintf(base, sizeof base, "npy:%s,%s", tu_tmp("img.npy"), tu_tmp("y.npy"));
+    snprintf(base1, sizeof base1, "npy:%s,%s", tu_tmp("img1.npy"), tu_tmp("y.npy"));
+    snprintf(sqb, sizeof sqb, "npy:%s,%s", tu_tmp("sq.npy"), tu_tmp("y1.npy"));
+    rt_dataset ds;
+
+    /* 2x2 -> 4x4, PyTorch's documented result for [[0, 1], [2, 3]] */
+    static const float up[16] = {0, .25f, .75f, 1, .5f, .75f, 1.25f, 1.5f, 1.5f, 1.75f, 2.25f, 2.5f, 2, 2.25f, 2.75f, 3};
+    open_spec(&ds, sqb, "?size=4");
+    assert_int_equal(ds.x_ndim, 2);
+    assert_int_equal(ds.x_size, 16);
+    for (int i = 0; i < 16; i++) assert_true(fabsf(ds.x[i] - up[i]) < 1e-6f);
+    rt_dataset_free(&ds);
+
+    /* up in one axis, down in the other; (H, W) samples stay (OH, OW); labels kept */
+    open_spec(&ds, base, "?size=9x4");
+    assert_int_equal(ds.n, N);
+    assert_int_equal(ds.x_ndim, 2);
+    assert_true(ds.x_shape[0] == 9 && ds.x_shape[1] == 4 && ds.x_size == 36);
+    assert_int_equal(ds.label[2], 2);
+    double e = resize_error(&ds, N, x, H, W);
+    printf("    size=9x4: largest relative error vs the double reference %.2g (tol 1e-6)\n", e);
+    assert_true(e < 1e-6);
+    rt_dataset_free(&ds);
+
+    /* channels=3 replicates one channel, after resizing; (1, H, W) samples too; option order free */
+    const char *bases[2] = {base, base1};
+    for (int k = 0; k < 2; k++) {
+        open_spec(&ds, bases[k], k ? "?channels=3&size=16" : "?size=16&channels=3");
+        assert_int_equal(ds.x_ndim, 3);
+        assert_true(ds.x_shape[0] == 3 && ds.x_shape[1] == 16 && ds.x_shape[2] == 16 && ds.x_size == 768);
+        e = resize_error(&ds, N, x, H, W);
+        printf("    %s size=16, channels=3: largest error %.2g (tol 1e-6)\n", k ? "(1, H, W)" : "(H, W)", e);
+        assert_true(e < 1e-6);
+        rt_dataset_free(&ds);
+    }
+
+    /* the same size is an exact copy; channels=1 adds the channel dimension */
+    open_spec(&ds, base, "?size=5x7&channels=1");
+    assert_int_equal(ds.x_ndim, 3);
+    assert_true(ds.x_shape[0] == 1 && ds.x_shape[1] == H && ds.x_shape[2] == W);
+    assert_memory_equal(ds.x, x, sizeof x);
+    rt_dataset_free(&ds);
+    open_spec(&ds, base, "?channels=2");
+    for (int i = 0; i < N; i++)
+        for (int ch = 0; ch < 2; ch++) assert_memory_equal(ds.x + (i * 2 + ch) * H * W, x + i * H * W, H * W * 4);
+    rt_dataset_free(&ds);
+
+    /* rejections: one per rule, each naming the spec */
+    static const struct { const char *opts; rt_status s; const char *needle; } bad[] = {
+        {"?size=0", RT_ERR_ARG, "size '0': expected N or HxW"},
+        {"?size=4097", RT_ERR_ARG, "size '4097'"},
+        {"?size=64x", RT_ERR_ARG, "size '64x'"},
+        {"?size=x64", RT_ERR_ARG, "size 'x64'"},
+        {"?size=6a", RT_ERR_ARG, "size '6a'"},
+        {"?size=", RT_ERR_ARG, "size ''"},
+        {"?channels=0", RT_ERR_ARG, "channels '0': expected 1 to 64"},
+        {"?channels=65", RT_ERR_ARG, "channels '65'"},
+        {"?size=8&size=9", RT_ERR_ARG, "option 'size' given twice"},
+        {"?channels=3&channels=3", RT_ERR_ARG, "option 'channels' given twice"},
+        {"?resize=64", RT_ERR_ARG, "unknown option 'resize' (size=N or HxW, channels=C)"},
+        {"?size", RT_ERR_ARG, "option 'size' is not KEY=VALUE"},
+        {"?", RT_ERR_ARG, "option '' is not KEY=VALUE"},
+        {"?size=8&", RT_ERR_ARG, "option '' is not KEY=VALUE"},
+    };
+    char spec[700];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(spec, sizeof spec, "%s%s", base, bad[i].opts);
+        expect_error(spec, bad[i].s, bad[i].needle);
+    }
+    /* only 1 channel is replicated; samples that are not images; a missing file is still its own error */
+    float x2[2 * 2 * 4] = {0};
+    write_npy("two.npy", x2, RT_DIMS(2, 2, 2, 2));
+    write_npy("flat.npy", x2, RT_DIMS(2, 8));
+    write_npy("y2.npy", y, RT_DIMS(2));
+    snprintf(spec, sizeof spec, "npy:%s,%s?channels=3", tu_tmp("two.npy"), tu_tmp("y2.npy"));
+    expect_error(spec, RT_ERR_SHAPE, "channels=3: samples (2, 2, 2) have 2 channels");
+    snprintf(spec, sizeof spec, "npy:%s,%s?size=4", tu_tmp("flat.npy"), tu_tmp("y2.npy"));
+    expect_error(spec, RT_ERR_SHAPE, "need image samples (H, W) or (C, H, W), not (8)");
+    snprintf(spec, sizeof spec, "npy:%s,%s?size=4", tu_tmp("none.npy"), tu_tmp("y2.npy"));
+    expect_error(spec, RT_ERR_IO, "none.npy: cannot open");
+
+    /* a named set: Fashion-MNIST's test images as 2 x 14 x 14 */
+    if (access(RT_FMNIST_DIR "/t10k-labels-idx1-ubyte.gz", R_OK) != 0) {
+        printf("    (Fashion-MNIST not installed: the named-set case is left out)\n");
+        return;
+    }
+    rt_dataset plain;
+    assert_int_equal(rt_dataset_open(&plain, "fmnist:test"), RT_OK);
+    open_spec(&ds, "fmnist:test", "?size=14&channels=2");
+    assert_true(ds.n == 10000 && ds.x_ndim == 3 && ds.x_shape[0] == 2 && ds.x_shape[1] == 14 &&
+                ds.x_shape[2] == 14 && ds.x_size == 392);
+    assert_int_equal(ds.label[1], plain.label[1]);
+    e = resize_error(&ds, 50, plain.x, 28, 28);
+    printf("    fmnist:test?size=14&channels=2: largest error over 50 samples %.2g (tol 1e-6)\n", e);
+    assert_true(e < 1e-6);
+    rt_dataset_free(&ds);
+    rt_dataset_free(&plain);
 }
 
 static void test_safetensors(void **state)
@@ -558,7 +711,7 @@ int main(void)
         cmocka_unit_test(test_fmnist),       cmocka_unit_test(test_named_missing), cmocka_unit_test(test_idx_pair),
         cmocka_unit_test(test_npy),          cmocka_unit_test(test_safetensors),   cmocka_unit_test(test_subset),
         cmocka_unit_test(test_loader_order), cmocka_unit_test(test_loader_resume), cmocka_unit_test(test_beta_gamma),
-        cmocka_unit_test(test_noise),        cmocka_unit_test(test_mixup),
+        cmocka_unit_test(test_noise),        cmocka_unit_test(test_mixup),         cmocka_unit_test(test_image_options),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

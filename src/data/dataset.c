@@ -1,12 +1,17 @@
 /*
  * dataset.c - open datasets from specs (Fashion-MNIST, MNIST, IDX, .npy,
- * .safetensors), validate them, stratified subsets (see dataset.h).
+ * .safetensors), validate them, image options (?size=, ?channels=),
+ * stratified subsets (see dataset.h).
  *
  * Every source ends in take(), which owns the float arrays it is given and
  * applies the one set of checks: counts, shapes, finiteness, class indices.
+ * Image options then reshape the validated samples (resize2d's kernel from
+ * src/core, run on a small graph, so there is one bilinear rule).
  */
 #include "data/dataset.h"
 
+#include "core/graph.h"
+#include "core/ops.h"
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "data/idx.h"
@@ -22,6 +27,9 @@
 
 #define SHUFFLE_KIND ((uint64_t)0x5A << 56) /* counter high bits: keeps shuffles apart from other users */
 #define NAMED_CLASSES 10
+#define IMG_MAX_SIDE 4096  /* size=HxW: each side 1..IMG_MAX_SIDE */
+#define IMG_MAX_CHANNELS 64
+#define IMG_CHUNK 1024     /* planes resized per forward pass */
 
 void rt_dataset_free(rt_dataset *ds)
 {
@@ -318,11 +326,165 @@ static bool ends_with(const char *s, const char *suf)
     return n >= k && !strcmp(s + n - k, suf);
 }
 
+/* ---- image options: SPEC?size=HxW&channels=C --------------------------------- */
+
+struct img_opts {
+    int64_t h, w; /* size=: output height and width (0: keep) */
+    int64_t c;    /* channels=: output channels (0: keep) */
+};
+
+/* A decimal integer in [1, max] filling all of s[0..len), else -1. */
+static int64_t parse_count(const char *s, size_t len, int64_t max)
+{
+    if (len == 0 || len > 9) return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v >= 1 && v <= max ? v : -1;
+}
+
+/* "size=64&channels=3" (q, after the '?' of spec) into *o; errors name spec. */
+static rt_status parse_img_opts(const char *spec, const char *q, struct img_opts *o)
+{
+    *o = (struct img_opts){0};
+    bool seen_size = false, seen_ch = false;
+    for (const char *p = q;;) {
+        size_t len = strcspn(p, "&");
+        const char *eq = memchr(p, '=', len);
+        if (!eq)
+            return rt_error(RT_ERR_ARG, "%s: option '%.*s' is not KEY=VALUE (size=N or HxW, channels=C)", spec,
+                            (int)len, p);
+        size_t klen = (size_t)(eq - p), vlen = len - klen - 1;
+        const char *v = eq + 1;
+        if (klen == 4 && !strncmp(p, "size", 4)) {
+            if (seen_size) return rt_error(RT_ERR_ARG, "%s: option 'size' given twice", spec);
+            seen_size = true;
+            const char *x = memchr(v, 'x', vlen);
+            size_t hlen = x ? (size_t)(x - v) : vlen;
+            o->h = parse_count(v, hlen, IMG_MAX_SIDE);
+            o->w = x ? parse_count(x + 1, vlen - hlen - 1, IMG_MAX_SIDE) : o->h;
+            if (o->h < 0 || o->w < 0)
+                return rt_error(RT_ERR_ARG, "%s: size '%.*s': expected N or HxW, sides 1 to %d", spec, (int)vlen, v,
+                                IMG_MAX_SIDE);
+        } else if (klen == 8 && !strncmp(p, "channels", 8)) {
+            if (seen_ch) return rt_error(RT_ERR_ARG, "%s: option 'channels' given twice", spec);
+            seen_ch = true;
+            if ((o->c = parse_count(v, vlen, IMG_MAX_CHANNELS)) < 0)
+                return rt_error(RT_ERR_ARG, "%s: channels '%.*s': expected 1 to %d", spec, (int)vlen, v,
+                                IMG_MAX_CHANNELS);
+        } else {
+            return rt_error(RT_ERR_ARG, "%s: unknown option '%.*s' (size=N or HxW, channels=C)", spec, (int)klen, p);
+        }
+        if (!p[len]) return RT_OK;
+        p += len + 1;
+    }
+}
+
+/* Where plane k of the input goes: sample k / c_in, channel k % c_in of dst
+ * (N, c_out, plane); a single input channel is copied into all c_out. */
+struct plane_sink {
+    float *dst;
+    int64_t c_in, c_out, plane;
+};
+
+static void sink_plane(const struct plane_sink *s, int64_t k, const float *v)
+{
+    int64_t n = k / s->c_in, c = k % s->c_in;
+    size_t bytes = (size_t)s->plane * sizeof(float);
+    if (s->c_in == s->c_out) {
+        memcpy(s->dst + (n * s->c_out + c) * s->plane, v, bytes);
+        return;
+    }
+    for (int64_t j = 0; j < s->c_out; j++) memcpy(s->dst + (n * s->c_out + j) * s->plane, v, bytes);
+}
+
+/* x (P, H, W) planes resized to (OH, OW) (F.interpolate bilinear, align_corners
+ * False: rt_resize2d on a graph of IMG_CHUNK planes) and handed to the sink. */
+static rt_status resize_planes(const float *x, int64_t P, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                               const struct plane_sink *sink, const char *spec)
+{
+    if (OH == H && OW == W) {
+        for (int64_t k = 0; k < P; k++) sink_plane(sink, k, x + k * H * W);
+        return RT_OK;
+    }
+    int64_t chunk = P < IMG_CHUNK ? P : IMG_CHUNK;
+    rt_params *p = rt_params_new();
+    rt_graph *g = p ? rt_graph_new(p) : NULL;
+    rt_node *in = g ? rt_input(g, "x", RT_DIMS(chunk, H, W)) : NULL, *out = in ? rt_resize2d(g, in, OH, OW) : NULL;
+    rt_status s = !g ? rt_error(RT_ERR_NOMEM, "%s: out of memory for resizing", spec)
+                     : out ? rt_graph_plan(g, RT_PLAN_INFER) : rt_graph_status(g);
+    for (int64_t k0 = 0; s == RT_OK && k0 < P; k0 += chunk) {
+        int64_t m = P - k0 < chunk ? P - k0 : chunk; /* a short last chunk: the planes past m are stale, unread */
+        memcpy(rt_data(in), x + k0 * H * W, (size_t)(m * H * W) * sizeof(float));
+        s = rt_graph_forward(g);
+        for (int64_t k = 0; s == RT_OK && k < m; k++) sink_plane(sink, k0 + k, rt_data(out) + k * OH * OW);
+    }
+    rt_graph_free(g);
+    rt_params_free(p);
+    return s;
+}
+
+/* Apply o to the validated samples of ds (freed on error). */
+static rt_status apply_img_opts(rt_dataset *ds, const struct img_opts *o, const char *spec)
+{
+    char shp[64];
+    rt_status s = RT_OK;
+    if (ds->x_ndim != 2 && ds->x_ndim != 3) {
+        s = rt_error(RT_ERR_SHAPE, "%s: size= and channels= need image samples (H, W) or (C, H, W), not %s", spec,
+                     rt_shape_str(shp, sizeof shp, ds->x_ndim, ds->x_shape));
+        goto fail;
+    }
+    int64_t c_in = ds->x_ndim == 3 ? ds->x_shape[0] : 1, H = ds->x_shape[ds->x_ndim - 2],
+            W = ds->x_shape[ds->x_ndim - 1];
+    int64_t c_out = o->c ? o->c : c_in, OH = o->h ? o->h : H, OW = o->w ? o->w : W;
+    if (c_out != c_in && c_in != 1) {
+        s = rt_error(RT_ERR_SHAPE, "%s: channels=%lld: samples %s have %lld channels (only one channel is replicated)",
+                     spec, (long long)c_out, rt_shape_str(shp, sizeof shp, ds->x_ndim, ds->x_shape), (long long)c_in);
+        goto fail;
+    }
+    int64_t per = c_out * OH * OW; /* <= 64 * 4096 * 4096 */
+    float *y = ds->n <= (int64_t)(SIZE_MAX / sizeof(float)) / per ? malloc((size_t)(ds->n * per) * sizeof *y) : NULL;
+    if (!y) {
+        s = rt_error(RT_ERR_NOMEM, "%s: out of memory for %lld samples of %lld values", spec, (long long)ds->n,
+                     (long long)per);
+        goto fail;
+    }
+    struct plane_sink sink = {.dst = y, .c_in = c_in, .c_out = c_out, .plane = OH * OW};
+    if ((s = resize_planes(ds->x, ds->n * c_in, H, W, OH, OW, &sink, spec)) != RT_OK) {
+        free(y);
+        goto fail;
+    }
+    free(ds->x);
+    ds->x = y;
+    if (o->c) ds->x_ndim = 3; /* channels= always gives (C, H, W) */
+    int d = ds->x_ndim;
+    if (d == 3) ds->x_shape[0] = c_out;
+    ds->x_shape[d - 2] = OH;
+    ds->x_shape[d - 1] = OW;
+    ds->x_size = per;
+    return RT_OK;
+fail:
+    rt_dataset_free(ds);
+    return s;
+}
+
 rt_status rt_dataset_open(rt_dataset *ds, const char *spec)
 {
     memset(ds, 0, sizeof *ds);
-    char a[1024], b[1024];
+    char a[1024], b[1024], base[1024];
+    struct img_opts io = {0};
     rt_status s;
+    /* image options follow a '?' (a manifest's own options use the same mark) */
+    const char *q = strncmp(spec, "manifest:", 9) ? strchr(spec, '?') : NULL, *full = spec;
+    if (q) {
+        if ((size_t)(q - spec) >= sizeof base) return rt_error(RT_ERR_ARG, "%s: spec too long", spec);
+        if ((s = parse_img_opts(spec, q + 1, &io)) != RT_OK) return s;
+        memcpy(base, spec, (size_t)(q - spec));
+        base[q - spec] = 0;
+        spec = base;
+    }
     if (!strncmp(spec, "fmnist:", 7)) s = open_named(ds, "fmnist", spec + 7);
     else if (!strncmp(spec, "mnist:", 6)) s = open_named(ds, "mnist", spec + 6);
     else if (!strncmp(spec, "idx:", 4) && split_pair(spec + 4, a, b, sizeof a)) s = open_idx(ds, a, b, 0);
@@ -333,8 +495,9 @@ rt_status rt_dataset_open(rt_dataset *ds, const char *spec)
     else
         return rt_error(RT_ERR_ARG, "%s: unknown dataset spec (fmnist:train|test, mnist:train|test, "
                                     "idx:IMAGES,LABELS, npy:X,Y, PATH.safetensors, st:PATH, "
-                                    "manifest:PATH.csv?K=V&...)", spec);
-    if (s == RT_OK) snprintf(ds->source, sizeof ds->source, "%s", spec);
+                                    "manifest:PATH.csv?K=V&...; images may add ?size=HxW&channels=C)", full);
+    if (s == RT_OK && q) s = apply_img_opts(ds, &io, full);
+    if (s == RT_OK) snprintf(ds->source, sizeof ds->source, "%s", full);
     return s;
 }
 

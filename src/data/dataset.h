@@ -24,6 +24,18 @@
  *
  * Paths inside idx: and npy: must not contain a comma, a manifest path no '?'.
  *
+ * Image options: any spec but a manifest may end in ?KEY=VALUE&... (paths
+ * then must not contain '?'), applied to the validated samples, which must
+ * be (H, W) or (C, H, W):
+ *     size=N or size=HxW   bilinear resize of the last two dims, PyTorch's
+ *                          F.interpolate(mode="bilinear", align_corners=False,
+ *                          no antialias: a large downscale aliases); sides 1..4096
+ *     channels=C           copy a single channel into C (1..64); the samples
+ *                          become (C, H, W) (channels=1 just adds the dimension)
+ * e.g. fmnist:train?size=64&channels=3 holds 60000 samples of (3, 64, 64)
+ * (2.9 GB as float32), for a model made for 64x64 RGB frames. Labels and
+ * targets are unchanged; ds.source keeps the whole spec.
+ *
  * Audio manifests may set crop (ds.crop frames: ds.x holds centre windows,
  * ds.full the whole utterances the loader cuts random windows from),
  * SpecAugment masks for training batches (ds.specaug) and skip bad rows
