@@ -102,8 +102,8 @@ $(BUILD)/examples/%: examples/%.c $(STATIC)
 	@echo "  EXAMPLE $<"
 	@$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(ALL_LDFLAGS) $(DEP_LIBS)
 
-# The main job (README): today build + engine demo; grows into the full
-# teacher -> student -> quantize -> bench -> report run.
+# The main job (README): the full teacher -> student -> quantize -> bench ->
+# report -> verify run (scripts/main_job.sh).
 main: all
 	@sh scripts/main_job.sh $(BUILD)
 

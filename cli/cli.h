@@ -23,6 +23,8 @@ int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 bool cli_wants_help(int argc, char **argv);
 /* Parse a positive integer option value; on error prints and returns false. */
 bool cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out);
+/* Write txt and a newline to path atomically (io/fileio.h); 0, or 1 after printing the error. */
+int cli_write_text(const char *path, const char *txt);
 
 /* A recipe and overrides (`retort train`, `distill`, `teacher-cache`):
  * RECIPE [--set KEY=VALUE]... [--out DIR] [--subset F] [--resume] [--quiet],
@@ -51,5 +53,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

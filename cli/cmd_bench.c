@@ -29,7 +29,8 @@ static void help(void)
            "  --batch N         throughput batch size (default 32)\n"
            "  --batch-runs N    timed runs at --batch; the median is used (default 5)\n"
            "  --seed N          input values and config weights (default 1)\n"
-           "  --json            one JSON object instead of the table\n");
+           "  --json            one JSON object instead of the table\n"
+           "  --json-out FILE   also write that JSON to FILE (atomically; `retort report` reads it)\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -40,6 +41,7 @@ int cmd_bench(int argc, char **argv)
     }
     rt_bench_opts o = rt_bench_defaults();
     bool json = false;
+    const char *json_out = NULL;
     int n = 0;
     const char **files = calloc((size_t)argc, sizeof *files);
     rt_bench_result *res = NULL;
@@ -50,6 +52,13 @@ int cmd_bench(int argc, char **argv)
         long x;
         if (!strcmp(a, "--json")) {
             json = true;
+        } else if (!strcmp(a, "--json-out")) {
+            if (!v) {
+                rc = cli_fail(2, "bench: --json-out needs a file");
+                goto out;
+            }
+            json_out = v;
+            i++;
         } else if (!strcmp(a, "--runs") || !strcmp(a, "--batch-runs")) {
             if (!cli_parse_int(a, v, 1, 100000, &x)) goto out;
             *(a[2] == 'r' ? &o.runs : &o.batch_runs) = (int)x;
@@ -92,7 +101,7 @@ int cmd_bench(int argc, char **argv)
     }
     if (isatty(2)) fputs("\r\033[K", stderr);
     rt_bench_relate(res, n);
-    if (json) {
+    if (json || json_out) {
         cJSON *j = rt_bench_json(res, n, &o, rt_threads_get());
         char *txt = j ? cJSON_Print(j) : NULL;
         cJSON_Delete(j);
@@ -100,11 +109,12 @@ int cmd_bench(int argc, char **argv)
             rc = cli_fail(1, "bench: out of memory");
             goto out;
         }
-        puts(txt);
+        rc = json_out ? cli_write_text(json_out, txt) : 0;
+        if (rc == 0 && json) puts(txt);
         free(txt);
-    } else {
-        rt_bench_print(stdout, res, n, &o, rt_threads_get());
+        if (rc) goto out;
     }
+    if (!json) rt_bench_print(stdout, res, n, &o, rt_threads_get());
     rc = 0;
 out:
     free(res);

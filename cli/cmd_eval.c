@@ -8,7 +8,6 @@
 #include "cli.h"
 
 #include "core/error.h"
-#include "io/fileio.h"
 #include "train/eval.h"
 #include "train/trials.h"
 
@@ -81,21 +80,14 @@ static bool is_config(const char *path)
     return ch == '{';
 }
 
-static int write_json(const char *path, const char *txt)
-{
-    rt_atomic af;
-    if (rt_atomic_open(&af, path) != RT_OK) return cli_fail(1, "%s", rt_errmsg());
-    if (fputs(txt, af.f) == EOF || fputc('\n', af.f) == EOF) {
-        rt_atomic_abort(&af);
-        return cli_fail(1, "%s: write failed", path);
-    }
-    return rt_atomic_commit(&af) == RT_OK ? 0 : cli_fail(1, "%s", rt_errmsg());
-}
-
 /* Report out: JSON to stdout and/or -o, else the table. */
 static int emit(const struct eval_args *a, const rt_eval_report *r, bool from_config)
 {
     cJSON *j = rt_eval_report_json(r);
+    if (j) { /* what it is and which file it measured: retort report attributes the numbers by these */
+        cJSON_AddItemToObject(j, "type", cJSON_CreateString("eval"));
+        cJSON_AddItemToObject(j, "file", cJSON_CreateString(a->model));
+    }
     if (j && from_config) {
         cJSON_AddBoolToObject(j, "untrained", true);
         cJSON_AddStringToObject(j, "init", "config, seed 0");
@@ -103,7 +95,7 @@ static int emit(const struct eval_args *a, const rt_eval_report *r, bool from_co
     char *txt = j ? cJSON_Print(j) : NULL;
     cJSON_Delete(j);
     if (!txt) return cli_fail(1, "out of memory");
-    int rc = a->out ? write_json(a->out, txt) : 0;
+    int rc = a->out ? cli_write_text(a->out, txt) : 0;
     if (rc == 0) {
         if (a->json) {
             puts(txt);

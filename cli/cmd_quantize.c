@@ -22,7 +22,7 @@
 
 static const char usage[] =
     "usage: retort quantize MODEL --bits 8|4 [--scheme per-channel|block32] [--keep PATTERN]...\n"
-    "                       -o OUT.safetensors [--eval SPEC] [--batch N] [--json]\n\n"
+    "                       -o OUT.safetensors [--eval SPEC] [--batch N] [--json] [--json-out FILE]\n\n"
     "Write MODEL (a model file; or a config, then freshly initialised from seed 0)\n"
     "with its matrix weights quantized:\n"
     "  --bits 8   int8, symmetric per output channel (one F32 scale a row); scheme per-channel\n"
@@ -36,11 +36,12 @@ static const char usage[] =
     "             share of samples with the same top-1 class\n"
     "  --batch N  evaluation batch size (default 256)\n"
     "  --json     machine-readable output\n"
+    "  --json-out FILE  also write that JSON to FILE (atomically; `retort report` reads it)\n"
     "The file loads wherever a model file does (eval, summary, bench); the integer\n"
     "kernels follow RETORT_QKERNEL=vnni|avx2|c when set.\n";
 
 struct q_args {
-    const char *model, *out, *eval, *scheme;
+    const char *model, *out, *eval, *scheme, *json_out;
     const char *keep[MAX_KEEP];
     int n_keep;
     long bits, batch;
@@ -73,6 +74,7 @@ static int parse(int argc, char **argv, struct q_args *a)
         } else if (!strcmp(o, "--scheme")) a->scheme = val;
         else if (!strcmp(o, "-o") || !strcmp(o, "--output")) a->out = val;
         else if (!strcmp(o, "--eval")) a->eval = val;
+        else if (!strcmp(o, "--json-out")) a->json_out = val;
         else return cli_fail(2, "quantize: unknown option '%s' (see retort quantize --help)", o);
     }
     if (!a->model) return cli_fail(2, "quantize: no model (usage: retort quantize MODEL --bits 8|4 -o OUT)");
@@ -109,10 +111,12 @@ static int evaluate(const struct q_args *a, rt_model *m, const rt_dataset *ds, s
 
 static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
+/* The JSON to stdout (--json) and/or to --json-out. */
 static int print_json(const struct q_args *a, const rt_model *m, const rt_qfile_stats *st, const struct q_eval *e,
                       enum rt_qpath path)
 {
     cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "quantize");
     cJSON_AddStringToObject(o, "model", a->model);
     cJSON_AddStringToObject(o, "name", m->name);
     cJSON_AddStringToObject(o, "output", a->out);
@@ -143,9 +147,10 @@ static int print_json(const struct q_args *a, const rt_model *m, const rt_qfile_
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
     if (!txt) return cli_fail(1, "out of memory");
-    puts(txt);
+    int rc = a->json_out ? cli_write_text(a->json_out, txt) : 0;
+    if (rc == 0 && a->json) puts(txt);
     free(txt);
-    return 0;
+    return rc;
 }
 
 static void print_table(const struct q_args *a, const rt_model *m, const rt_qfile_stats *st, const struct q_eval *e,
@@ -205,8 +210,8 @@ int cmd_quantize(int argc, char **argv)
         rc = cli_fail(1, "%s: %s", a.model, rt_errmsg());
     struct q_eval e;
     if (rc == 0 && a.eval) rc = evaluate(&a, m, &ds, &e);
-    if (rc == 0 && a.json) rc = print_json(&a, m, &st, a.eval ? &e : NULL, path);
-    else if (rc == 0) print_table(&a, m, &st, a.eval ? &e : NULL, path);
+    if (rc == 0 && (a.json || a.json_out)) rc = print_json(&a, m, &st, a.eval ? &e : NULL, path);
+    if (rc == 0 && !a.json) print_table(&a, m, &st, a.eval ? &e : NULL, path);
     rt_dataset_free(&ds);
     rt_model_free(m);
     return rc;

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "core/error.h"
 #include "core/threads.h"
+#include "io/fileio.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -23,6 +24,8 @@ static const struct cli_command commands[] = {
     {"quantize", cmd_quantize, "int8 / int4 model file; with --eval: size, metric change, agreement"},
     {"bench", cmd_bench, "load time, latency percentiles, throughput, peak memory; speedups"},
     {"sweep", cmd_sweep, "models x precisions: size, compression and metric change in one table"},
+    {"report", cmd_report, "report.md + report.html + report.json from run directories (models, curves, Pareto)"},
+    {"verify", cmd_verify, "fact-check a claims file against the measured numbers: TRUE / FALSE / UNSUPPORTED"},
     {"features", cmd_features, "audio front end: WAV/FLAC/OGG -> log-mel .npy"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -56,6 +59,17 @@ bool cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out)
     }
     *out = v;
     return true;
+}
+
+int cli_write_text(const char *path, const char *txt)
+{
+    rt_atomic af;
+    if (rt_atomic_open(&af, path) != RT_OK) return cli_fail(1, "%s", rt_errmsg());
+    if (fputs(txt, af.f) == EOF || fputc('\n', af.f) == EOF) {
+        rt_atomic_abort(&af);
+        return cli_fail(1, "%s: write failed", path);
+    }
+    return rt_atomic_commit(&af) == RT_OK ? 0 : cli_fail(1, "%s", rt_errmsg());
 }
 
 static void usage(FILE *f)

@@ -1,11 +1,14 @@
 #!/bin/sh
-# retort's main job (README). Today: exact accounting of the shipped
-# teacher/student pairs (summary, compare, init), training the Fashion-MNIST
-# teacher (retort train), distilling the student from it and training the
-# same student from scratch with the same budget (retort distill --baseline),
-# evaluating (retort eval), quantizing it to INT8 and INT4 (retort quantize
-# --eval), timing all four (retort bench) and the op benchmark table.
-# It grows into: ... -> report (issue: report/verify).
+# retort's main job (README): exact accounting of the shipped teacher/student
+# pairs (summary, compare, init), training the Fashion-MNIST teacher (retort
+# train), distilling the student from it and training the same student from
+# scratch with the same budget (retort distill --baseline), evaluating
+# (retort eval), quantizing it to INT8 and INT4 (retort quantize --eval),
+# timing all four (retort bench), the op benchmark table, the report of the
+# two runs (retort report: runs/report.md, .html, .json) and a fact-check of
+# stated numbers (retort verify): examples/fmnist-claims.json must all be
+# TRUE, and examples/fmnist-claims-wrong.json (the three mistakes users made
+# in hand-written reports) must all be FALSE.
 # Usage: scripts/main_job.sh [BUILD_DIR]
 set -eu
 B=${1:-build}
@@ -36,14 +39,31 @@ echo "== 4. evaluate on the test set (retort eval)"
 echo
 echo "== 5. quantize the distilled student (INT8, INT4) and measure what it costs (retort quantize --eval)"
 D="$OUT/fmnist-distill"
-"$B"/retort quantize "$D/model.safetensors" --bits 8 -o "$D/student-q8.safetensors" --eval fmnist:test
-"$B"/retort quantize "$D/model.safetensors" --bits 4 -o "$D/student-q4.safetensors" --eval fmnist:test
+"$B"/retort quantize "$D/model.safetensors" --bits 8 -o "$D/student-q8.safetensors" --eval fmnist:test \
+    --json-out "$D/quantize-int8.json"
+"$B"/retort quantize "$D/model.safetensors" --bits 4 -o "$D/student-q4.safetensors" --eval fmnist:test \
+    --json-out "$D/quantize-int4.json"
 echo
 echo "== 6. latency, throughput and memory: teacher, student, INT8, INT4 (retort bench)"
 "$B"/retort bench "$OUT/fmnist-teacher/best.safetensors" "$D/model.safetensors" "$D/student-q8.safetensors" \
-    "$D/student-q4.safetensors" --runs 100 --batch 128
+    "$D/student-q4.safetensors" --runs 100 --batch 128 --json-out "$D/bench.json"
 echo
 echo "== 7. op benchmarks (bench/ops)"
 if [ -x "$B"/bench/ops ]; then "$B"/bench/ops --quick; else echo "(bench/ops not built)"; fi
 echo
-echo "main job done: runs in $OUT/fmnist-teacher and $OUT/fmnist-distill (+ baseline/)"
+echo "== 8. the report of both runs (retort report)"
+"$B"/retort report "$OUT/fmnist-teacher" "$OUT/fmnist-distill" -o "$OUT"
+echo
+echo "== 9. fact-check stated numbers against the measured ones (retort verify)"
+"$B"/retort verify examples/fmnist-claims.json "$OUT/fmnist-teacher" "$OUT/fmnist-distill"
+echo
+echo "-- the three mistakes of hand-written reports, restated for this run: each must be FALSE"
+wrong=$("$B"/retort verify examples/fmnist-claims-wrong.json "$OUT/fmnist-teacher" "$OUT/fmnist-distill") && rc=0 || rc=$?
+echo "$wrong"
+if [ "$rc" -ne 1 ] || ! echo "$wrong" | grep -q "^verify: 3 claims: 0 TRUE, 3 FALSE (claims 1, 2, 3), 0 UNSUPPORTED$"; then
+    echo "main job: retort verify did not flag all three false claims (exit $rc)" >&2
+    exit 1
+fi
+echo
+echo "main job done: runs in $OUT/fmnist-teacher and $OUT/fmnist-distill (+ baseline/);"
+echo "report: $OUT/report.md, $OUT/report.html, $OUT/report.json"

@@ -634,6 +634,7 @@ static void write_summary(const rt_recipe *r, const rt_distill_result *res, bool
     char path[600];
     snprintf(path, sizeof path, "%s/distill.json", r->out);
     cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "distill");
     cJSON_AddStringToObject(o, "metric", res->metric);
     cJSON_AddBoolToObject(o, "higher_is_better", res->higher_better);
     cJSON *t = cJSON_AddObjectToObject(o, "teacher"), *s = cJSON_AddObjectToObject(o, "student");

@@ -317,6 +317,7 @@ cJSON *rt_bench_json(const rt_bench_result *r, int n, const rt_bench_opts *o, in
         cJSON_Delete(arr);
         return NULL;
     }
+    cJSON_AddStringToObject(j, "type", "bench");
     cJSON_AddNumberToObject(j, "threads", threads);
     cJSON_AddNumberToObject(j, "runs", o->runs);
     cJSON_AddNumberToObject(j, "warmup", o->warmup);
