@@ -49,6 +49,7 @@ static rt_params *make_store(void)
                              RT_OK);
     }
     assert_int_equal(rt_params_alloc(p), RT_OK);
+    assert_int_equal(rt_params_alloc_grad(p), RT_OK); /* the clip tests fill gradients without an optimizer */
     rt_params_init(p, 1);
     p->views[2].frozen = true;
     for (int i = 0; i < NV; i++) {
@@ -255,6 +256,8 @@ static rt_params *big_store(void)
         assert_int_equal(st, RT_OK);
     }
     assert_int_equal(rt_params_alloc(p), RT_OK);
+    assert_null(p->grad); /* gradients only when something trains */
+    assert_int_equal(rt_params_alloc_grad(p), RT_OK);
     rt_params_init(p, 7);
     p->views[1].frozen = true;
     return p;

@@ -342,6 +342,7 @@ rt_status rt_graph_plan(rt_graph *g, enum rt_plan plan)
     if (g->planned) return rt_error(RT_ERR_ARG, "graph: already planned");
     if (g->n_nodes == 0) return rt_error(RT_ERR_ARG, "graph: no nodes");
     rt_status s = rt_params_alloc(g->params);
+    if (s == RT_OK && plan == RT_PLAN_TRAIN) s = rt_params_alloc_grad(g->params);
     if (s != RT_OK) return s;
     size_t *off = malloc((size_t)g->n_nodes * sizeof *off);
     int *into = malloc((size_t)g->n_nodes * sizeof *into);

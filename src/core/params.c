@@ -96,18 +96,21 @@ rt_status rt_params_alloc(rt_params *p)
 {
     bool fresh = !rt_params_allocated(p);
     if (!fresh && p->numel == p->alloc_numel && p->buf_numel == p->alloc_buf_numel) return RT_OK;
-    /* First allocation or growth: all-or-nothing; new room is zeroed, old values are copied. */
-    float *d = rt_alloc_aligned(p->numel * sizeof(float)), *g = rt_alloc_aligned(p->numel * sizeof(float));
-    float *b = rt_alloc_aligned(p->buf_numel * sizeof(float));
-    if (!d || !g || !b) {
+    /* First allocation or growth: all-or-nothing; new room is zeroed, old values are copied.
+     * Gradients exist once asked for (rt_params_alloc_grad) and grow with the values. */
+    bool with_grad = p->grad != NULL;
+    float *d = rt_alloc_aligned(p->numel * sizeof(float)), *b = rt_alloc_aligned(p->buf_numel * sizeof(float));
+    float *g = with_grad ? rt_alloc_aligned(p->numel * sizeof(float)) : NULL;
+    if (!d || !b || (with_grad && !g)) {
         rt_free_aligned(d);
         rt_free_aligned(g);
         rt_free_aligned(b);
-        return rt_error(RT_ERR_NOMEM, "parameters: cannot allocate %zu floats", 2 * p->numel + p->buf_numel);
+        return rt_error(RT_ERR_NOMEM, "parameters: cannot allocate %zu floats",
+                        (with_grad ? 2 : 1) * p->numel + p->buf_numel);
     }
     if (!fresh) {
         memcpy(d, p->data, p->alloc_numel * sizeof(float));
-        memcpy(g, p->grad, p->alloc_numel * sizeof(float));
+        if (with_grad) memcpy(g, p->grad, p->alloc_numel * sizeof(float));
         memcpy(b, p->buf, p->alloc_buf_numel * sizeof(float));
         p->gen++;
     }
@@ -117,6 +120,16 @@ rt_status rt_params_alloc(rt_params *p)
     p->data = d, p->grad = g, p->buf = b;
     p->alloc_numel = p->numel;
     p->alloc_buf_numel = p->buf_numel;
+    return RT_OK;
+}
+
+rt_status rt_params_alloc_grad(rt_params *p)
+{
+    if (!rt_params_allocated(p)) return rt_error(RT_ERR_ARG, "parameters: gradients before the store is allocated");
+    if (p->grad) return RT_OK;
+    p->grad = rt_alloc_aligned(p->alloc_numel * sizeof(float));
+    if (!p->grad) return rt_error(RT_ERR_NOMEM, "parameters: cannot allocate %zu gradient floats", p->alloc_numel);
+    p->gen++; /* graphs rebind their leaves (and pick up the gradients) */
     return RT_OK;
 }
 

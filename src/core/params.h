@@ -21,6 +21,10 @@
  * appended (existing offsets and values unchanged), the next rt_params_alloc()
  * moves the buffers and bumps `gen`; graphs rebind their parameter leaves
  * when they see a new generation.
+ *
+ * Gradients take memory only when something trains: rt_params_alloc_grad()
+ * (called by a training plan and by the optimizer) allocates `grad`; a model
+ * loaded for inference holds its values once, not twice.
  */
 #ifndef RT_PARAMS_H
 #define RT_PARAMS_H
@@ -84,9 +88,11 @@ void rt_params_free(rt_params *p);
  * view's index (may be NULL). */
 rt_status rt_params_declare(rt_params *p, const char *name, enum rt_param_kind kind,
                             int ndim, const int64_t *shape, rt_init init, int *index);
-/* Allocate data, grad and buf (64-byte aligned, zeroed). Idempotent; in a
+/* Allocate data and buf (64-byte aligned, zeroed; grad: rt_params_alloc_grad). Idempotent; in a
  * growable store, views declared since the last call get room (zeroed). */
 rt_status rt_params_alloc(rt_params *p);
+/* The gradient buffer (zeroed), once; grows with the store from then on. */
+rt_status rt_params_alloc_grad(rt_params *p);
 /* Let views be declared after allocation (see the top of this file). */
 void rt_params_allow_growth(rt_params *p, bool on);
 /* True for auxiliary views (named RT_AUX_PREFIX...): trained, never saved in a model. */

@@ -156,9 +156,9 @@ static bool view_decays(const rt_optim_config *c, const rt_param_view *v)
 rt_status rt_optim_new(rt_optim **out, rt_params *p, const rt_optim_config *cfg)
 {
     *out = NULL;
-    if (!p || !p->data || !p->grad)
-        return rt_error(RT_ERR_ARG, "optimizer: the parameter store is not allocated");
-    rt_status s = check_config(cfg);
+    if (!p || !p->data) return rt_error(RT_ERR_ARG, "optimizer: the parameter store is not allocated");
+    rt_status s = rt_params_alloc_grad(p);
+    if (s == RT_OK) s = check_config(cfg);
     if (s != RT_OK) return s;
     rt_optim *o = calloc(1, sizeof *o);
     if (!o) return rt_error(RT_ERR_NOMEM, "optimizer: out of memory");
