@@ -84,7 +84,9 @@ static void test_write_read(void **state)
         assert_null(rt_model_qmat(q, "fc1.bias"));
         assert_int_equal(w1->bits, 8);
         assert_int_equal(w2->bits, bits);
-        /* the FP32 store holds exactly the dequantised rule */
+        /* the float copies come on demand (rt_qweights_restore_floats), and then hold exactly the dequantised rule */
+        assert_int_equal(q->qw->floats[rt_params_find(q->params, "fc1.weight") - q->params->views], RT_QF_RELEASED);
+        rt_qweights_restore_floats(q);
         float deq[64 * 64];
         int8_t q8[64];
         rt_q4_block blk[2];
@@ -364,7 +366,35 @@ static void test_model_int_inference(void **state)
     assert_int_equal(rt_quantize_model(m, 8, RT_QSCHEME_PER_CHANNEL, NULL, 0, tu_tmp("vit8.safetensors"), NULL), RT_OK);
     rt_model *q;
     assert_int_equal(rt_model_load(&q, tu_tmp("vit8.safetensors")), RT_OK);
-    rt_graph *gi = rt_model_graph(q, 2, RT_PLAN_INFER), *gt = rt_model_graph(q, 2, RT_PLAN_TRAIN);
+    /* the float copies of integer-stored weights: absent after loading, given back by an inference
+     * graph that reads them only as integers, pinned where a float op reads them, restored (the
+     * same values) by anything that needs them */
+    rt_model *q2;
+    assert_int_equal(rt_model_load(&q2, tu_tmp("vit8.safetensors")), RT_OK);
+    rt_qweights_restore_floats(q2); /* the reference values */
+    int n_int = 0, n_rel = 0, n_pin = 0;
+    for (int i = 0; i < q->qw->n_views; i++) {
+        n_int += q->qw->mat[i] != NULL;
+        n_rel += q->qw->floats[i] == RT_QF_RELEASED;
+    }
+    assert_true(n_int > 0 && n_rel == n_int);
+    rt_graph *gi = rt_model_graph(q, 2, RT_PLAN_INFER);
+    n_rel = 0;
+    for (int i = 0; i < q->qw->n_views; i++) {
+        n_rel += q->qw->floats[i] == RT_QF_RELEASED;
+        n_pin += q->qw->floats[i] == RT_QF_PINNED;
+        if (q->qw->floats[i] == RT_QF_PINNED) /* a pinned copy holds its values */
+            assert_memory_equal(rt_params_data(q->params, &q->params->views[i]),
+                                rt_params_data(q2->params, &q2->params->views[i]),
+                                q->params->views[i].numel * sizeof(float));
+    }
+    printf("    int8 file: %d integer-stored views, %d released after an inference graph, %d pinned (float ops)\n",
+           n_int, n_rel, n_pin);
+    assert_true(n_rel > 0 && n_rel + n_pin == n_int);
+    assert_int_equal(rt_model_save(q, tu_tmp("vit8-floats.safetensors")), RT_OK); /* saving brings them back */
+    assert_memory_equal(q->params->data, q2->params->data, q->params->numel * sizeof(float));
+    rt_model_free(q2);
+    rt_graph *gt = rt_model_graph(q, 2, RT_PLAN_TRAIN);
     rt_graph *gf = rt_model_graph(m, 2, RT_PLAN_INFER);
     assert_non_null(gi);
     assert_non_null(gt);

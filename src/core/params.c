@@ -6,19 +6,49 @@
 #include "core/rng.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Every block has a 64-byte header before it: how it was made and its
+ * size. Large blocks are anonymous mappings, zero pages the kernel fills on
+ * first touch, so memory that is never written (gradients of frozen
+ * views, the float copies of a quantized file's weights, arena space a
+ * plan never reaches) never becomes resident. */
+#define ALLOC_HDR 64
+#define ALLOC_MAP_MIN ((size_t)1 << 20)
+struct alloc_hdr { size_t size; int mapped; };
 
 void *rt_alloc_aligned(size_t bytes)
 {
-    void *p = NULL;
     size_t n = (bytes + 63) & ~(size_t)63;
     if (n == 0) n = 64;
-    if (posix_memalign(&p, 64, n) != 0) return NULL;
-    memset(p, 0, n);
-    return p;
+    if (n > SIZE_MAX - 2 * ALLOC_HDR) return NULL;
+    char *base;
+    bool mapped = n >= ALLOC_MAP_MIN;
+    if (mapped) {
+        void *m = mmap(NULL, n + ALLOC_HDR, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) return NULL;
+        base = m; /* page aligned, zero filled */
+    } else {
+        void *m = NULL;
+        if (posix_memalign(&m, 64, n + ALLOC_HDR) != 0) return NULL;
+        base = m;
+        memset(base + ALLOC_HDR, 0, n);
+    }
+    *(struct alloc_hdr *)(void *)base = (struct alloc_hdr){n + ALLOC_HDR, mapped};
+    return base + ALLOC_HDR;
 }
 
-void rt_free_aligned(void *p) { free(p); }
+void rt_free_aligned(void *p)
+{
+    if (!p) return;
+    char *base = (char *)p - ALLOC_HDR;
+    const struct alloc_hdr *h = (const struct alloc_hdr *)(void *)base;
+    if (h->mapped) munmap(base, h->size);
+    else free(base);
+}
 
 rt_params *rt_params_new(void)
 {

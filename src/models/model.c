@@ -137,7 +137,8 @@ rt_status rt_model_from_file(rt_model **m, const char *path)
 
 void rt_model_init(rt_model *m, uint64_t seed) { rt_params_init(m->params, seed); }
 
-rt_graph *rt_model_build(rt_model *m, int64_t batch)
+/* The graph, its weights as the store holds them (see rt_model_build). */
+static rt_graph *build_graph(rt_model *m, int64_t batch)
 {
     rt_graph *g = rt_graph_new(m->params);
     if (!g) {
@@ -153,13 +154,21 @@ rt_graph *rt_model_build(rt_model *m, int64_t batch)
     return g;
 }
 
+rt_graph *rt_model_build(rt_model *m, int64_t batch)
+{
+    rt_qweights_restore_floats(m); /* a graph for any use: every weight as floats */
+    return build_graph(m, batch);
+}
+
 rt_graph *rt_model_graph(rt_model *m, int64_t batch, enum rt_plan plan)
 {
-    rt_graph *g = rt_model_build(m, batch);
-    if (g && m->qw && plan != RT_PLAN_TRAIN && rt_qweights_apply(m->qw, g) != RT_OK) { /* integer inference */
+    bool integer = m->qw && plan != RT_PLAN_TRAIN;
+    rt_graph *g = integer ? build_graph(m, batch) : rt_model_build(m, batch);
+    if (g && integer && rt_qweights_apply(m->qw, g) != RT_OK) { /* integer inference */
         rt_graph_free(g);
         return NULL;
     }
+    if (g && integer) rt_qweights_release_floats(m, g); /* keeps the float copies a float op reads */
     if (g && rt_graph_plan(g, plan) != RT_OK) {
         rt_status s = rt_graph_status(g);
         if (s != RT_OK) rt_error(s, "model '%s': %s", m->name, g->err);
@@ -172,6 +181,7 @@ rt_graph *rt_model_graph(rt_model *m, int64_t batch, enum rt_plan plan)
 static rt_status save_views(const rt_model *m, const char *path, bool aux, const rt_st_entry *extra, int n_extra,
                             const rt_st_meta *meta, int n_meta)
 {
+    rt_qweights_restore_floats(m);
     const rt_params *p = m->params;
     rt_st_entry *e = calloc((size_t)(p->n_views + n_extra) + 1, sizeof *e);
     rt_st_meta *md = calloc((size_t)n_meta + 3, sizeof *md);

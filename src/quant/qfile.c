@@ -7,8 +7,11 @@
 #include "core/ops.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 const char *rt_qscheme_name(enum rt_qscheme s) { return s == RT_QSCHEME_BLOCK32 ? "block32" : "per-channel"; }
 
@@ -38,6 +41,7 @@ void rt_qweights_free(rt_qweights *q)
             free(q->mat[i]);
         }
     free(q->mat);
+    free(q->floats);
     free(q);
 }
 
@@ -68,6 +72,61 @@ rt_status rt_qweights_apply(const rt_qweights *q, rt_graph *g)
         }
     }
     return s;
+}
+
+/* Is node n's input j an integer-stored weight that n reads as integers? */
+static bool integer_use(const rt_node *n, int j)
+{
+    if (n->op == RT_OP_QLINEAR) return j == 1;
+    if (n->op != RT_OP_ATTENTION) return false;
+    const struct rt_attention_args *a = RT_ARGS(n, const struct rt_attention_args);
+    return (j == 1 && a->q_qkv) || (j == 2 + a->has_b_qkv && a->q_o);
+}
+
+void rt_qweights_release_floats(const rt_model *m, const rt_graph *g)
+{
+    rt_qweights *q = m->qw;
+    if (!q) return;
+    for (int i = 0; i < g->n_nodes; i++) { /* copies a float op reads stay, for good */
+        const rt_node *n = g->nodes[i];
+        for (int j = 0; j < n->n_in; j++)
+            if (leaf_qmat(q, n->in[j]) && !integer_use(n, j)) {
+                int v = n->in[j]->param;
+                if (q->floats[v] == RT_QF_RELEASED) rt_qmat_dequant(q->mat[v], rt_params_data(m->params, &m->params->views[v]));
+                q->floats[v] = RT_QF_PINNED;
+            }
+    }
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < q->n_views; i++) {
+        if (!q->mat[i] || q->floats[i] != RT_QF_PRESENT) continue;
+        const rt_param_view *v = &m->params->views[i];
+        uintptr_t a = (uintptr_t)rt_params_data(m->params, v), e = a + v->numel * sizeof(float);
+        uintptr_t a0 = (a + page - 1) / page * page, e0 = e / page * page; /* whole pages inside the view */
+        if (e0 > a0) madvise((void *)a0, e0 - a0, MADV_DONTNEED); /* anonymous memory: zeros until rewritten */
+        q->floats[i] = RT_QF_RELEASED;
+    }
+}
+
+void rt_qweights_restore_floats(const rt_model *m)
+{
+    rt_qweights *q = m->qw;
+    for (int i = 0; q && i < q->n_views; i++)
+        if (q->floats[i] == RT_QF_RELEASED) {
+            rt_qmat_dequant(q->mat[i], rt_params_data(m->params, &m->params->views[i]));
+            q->floats[i] = RT_QF_PRESENT;
+        }
+}
+
+size_t rt_qweights_memory_bytes(const rt_model *m)
+{
+    const rt_params *p = m->params;
+    size_t n = 0;
+    for (int i = 0; i < p->n_views; i++) {
+        const rt_qmat *q = m->qw && i < m->qw->n_views ? m->qw->mat[i] : NULL;
+        if (q) n += rt_qmat_bytes(q);
+        if (!q || m->qw->floats[i] != RT_QF_RELEASED) n += p->views[i].numel * sizeof(float);
+    }
+    return n;
 }
 
 /* ---- writing ---- */
@@ -159,6 +218,7 @@ rt_status rt_quantize_model(rt_model *m, int bits, enum rt_qscheme scheme, const
 {
     rt_status s = rt_qscheme_check(bits, scheme);
     if (s != RT_OK) return s;
+    rt_qweights_restore_floats(m); /* a quantized model quantized again starts from its float values */
     const rt_params *p = m->params;
     const int nv = p->n_views;
     rt_graph *g = rt_model_build(m, 1);
@@ -209,7 +269,7 @@ static rt_status scale_tensor(const rt_safetensors *st, const char *path, const 
 }
 
 static rt_status load_i8(const rt_safetensors *st, const char *path, const rt_param_view *v, const rt_st_tensor *t,
-                         float *x, rt_qmat *mat)
+                         rt_qmat *mat)
 {
     char a[96], b[96];
     const int64_t R = rows_of(v), C = (int64_t)v->numel / R;
@@ -227,12 +287,10 @@ static rt_status load_i8(const rt_safetensors *st, const char *path, const rt_pa
         if (!isfinite(sc[r]) || sc[r] < 0.f)
             s = FAIL("%s: tensor '%s': scale of row %lld is %g (needs finite, >= 0)", path, v->name, (long long)r,
                      (double)sc[r]);
-    for (int64_t k = 0; s == RT_OK && k < (int64_t)v->numel; k++) {
+    for (int64_t k = 0; s == RT_OK && k < (int64_t)v->numel; k++)
         if (q[k] == -128)
             s = FAIL("%s: tensor '%s': value -128 at element %lld is outside the symmetric range [-127, 127]", path,
                      v->name, (long long)k);
-        x[k] = sc[k / C] * (float)q[k];
-    }
     if (s == RT_OK && rt_qmat_init_i8(mat, q, sc, R, C) != RT_OK)
         s = FAIL("%s: tensor '%s': %s", path, v->name, rt_errmsg());
     free(sc);
@@ -240,7 +298,7 @@ static rt_status load_i8(const rt_safetensors *st, const char *path, const rt_pa
 }
 
 static rt_status load_q4(const rt_safetensors *st, const char *path, const rt_param_view *v, const rt_st_tensor *t,
-                         float *x, rt_qmat *mat)
+                         rt_qmat *mat)
 {
     char a[96], b[96];
     const int64_t R = rows_of(v), C = (int64_t)v->numel / R, nb = C / RT_Q4_BLOCK;
@@ -264,7 +322,6 @@ static rt_status load_q4(const rt_safetensors *st, const char *path, const rt_pa
         if (!isfinite(rt_f32_from_f16(blk[i].d)))
             s = FAIL("%s: tensor '%s': scale of block %lld (row %lld) is not finite", path, v->name,
                      (long long)(i % nb), (long long)(i / nb));
-        else rt_dequant_q4_row(x + i * RT_Q4_BLOCK, &blk[i], RT_Q4_BLOCK);
     }
     if (s == RT_OK && rt_qmat_init_q4(mat, blk, R, C) != RT_OK)
         s = FAIL("%s: tensor '%s': %s", path, v->name, rt_errmsg());
@@ -272,7 +329,9 @@ static rt_status load_q4(const rt_safetensors *st, const char *path, const rt_pa
     return s;
 }
 
-/* View i from the file: F32 as is, I8 / U8 dequantised (and kept in *mat). */
+/* View i from the file: F32 into the store as is, I8 / U8 checked and kept
+ * in *mat (their float values come from rt_qweights_restore_floats, when
+ * something needs them: the file's view starts RT_QF_RELEASED). */
 static rt_status load_view(const rt_safetensors *st, const char *path, const rt_params *p, int i, rt_qmat **mat)
 {
     char a[96], b[96];
@@ -295,7 +354,7 @@ static rt_status load_view(const rt_safetensors *st, const char *path, const rt_
                     path, v->name, rt_dtype_name(t->dtype));
     *mat = calloc(1, sizeof **mat);
     if (!*mat) return rt_error(RT_ERR_NOMEM, "%s: out of memory", path);
-    return t->dtype == RT_I8 ? load_i8(st, path, v, t, x, *mat) : load_q4(st, path, v, t, x, *mat);
+    return t->dtype == RT_I8 ? load_i8(st, path, v, t, *mat) : load_q4(st, path, v, t, *mat);
 }
 
 /* Every tensor of the file is a view of m or the scale of a quantized view. */
@@ -322,8 +381,9 @@ rt_status rt_qfile_load_weights(rt_model *m, const rt_safetensors *st, const cha
     const char *bits = rt_st_meta_get(st, "bits"), *scheme = rt_st_meta_get(st, "scheme");
     const rt_params *p = m->params;
     rt_qweights *qw = calloc(1, sizeof *qw);
-    if (!qw || !(qw->mat = calloc((size_t)(p->n_views ? p->n_views : 1), sizeof *qw->mat))) {
-        free(qw);
+    if (!qw || !(qw->mat = calloc((size_t)(p->n_views ? p->n_views : 1), sizeof *qw->mat)) ||
+        !(qw->floats = calloc((size_t)(p->n_views ? p->n_views : 1), 1))) {
+        rt_qweights_free(qw);
         return rt_error(RT_ERR_NOMEM, "%s: out of memory", path);
     }
     qw->n_views = p->n_views;
@@ -334,7 +394,10 @@ rt_status rt_qfile_load_weights(rt_model *m, const rt_safetensors *st, const cha
         s = FAIL("%s: quantized file with metadata scheme '%s' (expected per-channel or block32)", path,
                  scheme ? scheme : "missing");
     qw->bits = bits ? atoi(bits) : 0;
-    for (int i = 0; s == RT_OK && i < p->n_views; i++) s = load_view(st, path, p, i, &qw->mat[i]);
+    for (int i = 0; s == RT_OK && i < p->n_views; i++) {
+        s = load_view(st, path, p, i, &qw->mat[i]);
+        if (qw->mat[i]) qw->floats[i] = RT_QF_RELEASED; /* not written: the store's zero pages stay untouched */
+    }
     if (s == RT_OK) s = check_extra(st, path, p, qw);
     if (s != RT_OK) {
         rt_qweights_free(qw);

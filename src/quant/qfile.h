@@ -33,10 +33,15 @@
 
 enum rt_qscheme { RT_QSCHEME_PER_CHANNEL = 0, RT_QSCHEME_BLOCK32 };
 
+/* The float copy of an integer-stored view: present, given back to the
+ * system (rt_qweights_release_floats), or kept because a float op reads it. */
+enum { RT_QF_PRESENT = 0, RT_QF_RELEASED = 1, RT_QF_PINNED = 2 };
+
 /* The integer weights of a model read from a quantized file: by view index. */
 typedef struct rt_qweights {
     int n_views;
     rt_qmat **mat; /* (n_views), NULL for views stored in F32 */
+    unsigned char *floats; /* (n_views) RT_QF_*: where the float copy of an integer-stored view stands */
     int bits;
     enum rt_qscheme scheme;
 } rt_qweights;
@@ -70,5 +75,19 @@ void rt_qweights_free(rt_qweights *q);
  * (core/ops.h, k_quant.c), on the kernel path rt_qpath_get() picks. Before
  * planning, inference graphs only (rt_model_graph does it for RT_PLAN_INFER). */
 rt_status rt_qweights_apply(const rt_qweights *q, rt_graph *g);
+/* Memory of an inference: a quantized file loads with float copies of its
+ * integer-stored weights (for training graphs, re-saving, re-quantizing,
+ * and float ops such as convolutions). rt_model_graph's inference plans
+ * give back to the system the pages of every such copy that graph g (after
+ * rt_qweights_apply) reads only through integer ops; one a float op reads is
+ * pinned and stays (rt_qweights_release_floats). Everything that needs the
+ * floats again (rt_model_build, rt_model_save, rt_quantize_model) brings
+ * them back first (rt_qweights_restore_floats: dequantized from the integer
+ * matrices, the values the loader wrote). No-ops on models without qw. */
+void rt_qweights_release_floats(const rt_model *m, const rt_graph *g);
+void rt_qweights_restore_floats(const rt_model *m);
+/* Bytes of m's parameters and buffers in memory now: integer matrices, plus
+ * the float copies that are present, plus every float-stored view. */
+size_t rt_qweights_memory_bytes(const rt_model *m);
 
 #endif

@@ -259,6 +259,24 @@ rt_status rt_qmat_from_f32(rt_qmat *m, int bits, const float *w, int64_t N, int6
     return s;
 }
 
+size_t rt_qmat_bytes(const rt_qmat *m)
+{
+    if (m->bits == 8) return (size_t)m->N * ((size_t)m->Kp + sizeof *m->wsum + sizeof *m->scale);
+    size_t nb = (size_t)(m->N * (m->K / RT_Q4_BLOCK));
+    return nb * (sizeof *m->q4 + sizeof *m->scale);
+}
+
+void rt_qmat_dequant(const rt_qmat *m, float *x)
+{
+    if (m->bits == 8) { /* scale * q, the expression the file loader uses */
+        for (int64_t j = 0; j < m->N; j++)
+            for (int64_t k = 0; k < m->K; k++) x[j * m->K + k] = m->scale[j] * (float)m->w[j * m->Kp + k];
+        return;
+    }
+    int64_t nb = m->N * (m->K / RT_Q4_BLOCK);
+    for (int64_t i = 0; i < nb; i++) rt_dequant_q4_row(x + i * RT_Q4_BLOCK, &m->q4[i], RT_Q4_BLOCK);
+}
+
 /* ---- activations ---- */
 
 size_t rt_qact_bytes(const rt_qmat *w, int64_t M) { return (size_t)(M * w->Kp); }

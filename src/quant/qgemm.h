@@ -92,6 +92,10 @@ typedef struct rt_qmat {
  * Errors: K out of range, K % 32 for q4, non-finite scales. */
 rt_status rt_qmat_init_i8(rt_qmat *m, const int8_t *w, const float *scale, int64_t N, int64_t K);
 rt_status rt_qmat_init_q4(rt_qmat *m, const rt_q4_block *b, int64_t N, int64_t K);
+/* Bytes an integer matrix holds in memory (values, scales, row sums). */
+size_t rt_qmat_bytes(const rt_qmat *m);
+/* The float values (N, K) of an integer matrix, as a quantized file's loader makes them. */
+void rt_qmat_dequant(const rt_qmat *m, float *x);
 /* Quantise float weights (N, K) at 8 or 4 bits. */
 rt_status rt_qmat_from_f32(rt_qmat *m, int bits, const float *w, int64_t N, int64_t K);
 void rt_qmat_free(rt_qmat *m);
