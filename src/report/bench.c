@@ -167,7 +167,7 @@ rt_status rt_bench_model(rt_bench_result *r, const char *path, const rt_bench_op
     r->batch_ms = rt_bench_percentile(t, o->batch_runs, 50);
     r->throughput = (double)o->batch * 1e3 / r->batch_ms;
     r->rss_peak = peak_rss_bytes();
-    r->param_bytes = (int64_t)rt_qweights_memory_bytes(m); /* a quantized file: integer weights, float copies only where used */
+    if (m->qw) r->param_bytes = (int64_t)rt_qweights_memory_bytes(m); /* integer weights, float copies only where used */
 done:
     free(t);
     rt_model_free(m);
