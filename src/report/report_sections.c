@@ -392,6 +392,15 @@ static const char *change_str(char *buf, size_t n, const char *metric, double d)
     return buf;
 }
 
+/* {"source": path, "result": a copy of j} appended to the JSON array arr. */
+static void add_sourced(rp_ctx *c, cJSON *arr, const char *path, const cJSON *j)
+{
+    cJSON *o = cJSON_CreateObject();
+    rp_add(c, arr, NULL, o);
+    rp_add(c, o, "source", cJSON_CreateString(path));
+    rp_add(c, o, "result", cJSON_Duplicate(j, true));
+}
+
 static void quant_table(rp_ctx *c, cJSON *arr)
 {
     const rt_rep_index *ix = c->ix;
@@ -417,10 +426,7 @@ static void quant_table(rp_ctx *c, cJSON *arr)
                    rp_metric(v[6], 40, metric, jnum(ev, "quantized")), change_str(v[7], 40, metric, jnum(ev, "change")),
                    rp_pct(v[8], 40, jnum(ev, "top1_agreement")), sig3(v[9], 40, jnum(ev, "output_mse")),
                    sig3(v[10], 40, jnum(ev, "kl")));
-        cJSON *o = cJSON_CreateObject();
-        rp_add(c, arr, NULL, o);
-        rp_add(c, o, "source", cJSON_CreateString(ix->files[f].path));
-        rp_add(c, o, "result", cJSON_Duplicate(j, true));
+        add_sourced(c, arr, ix->files[f].path, j);
     }
 }
 
@@ -439,10 +445,7 @@ static void sweep_table(rp_ctx *c, int f, cJSON *arr)
                    count_of(v[2], 40, jnum(r, "bytes")), times(v[3], 40, jnum(r, "compression")),
                    rp_metric(v[4], 40, metric, jnum(r, "metric")), change_str(v[5], 40, metric, jnum(r, "change")));
     }
-    cJSON *o = cJSON_CreateObject();
-    rp_add(c, arr, NULL, o);
-    rp_add(c, o, "source", cJSON_CreateString(ix->files[f].path));
-    rp_add(c, o, "result", cJSON_Duplicate(j, true));
+    add_sourced(c, arr, ix->files[f].path, j);
 }
 
 void rp_quant(rp_ctx *c)
@@ -493,10 +496,7 @@ static void bench_file(rp_ctx *c, int f, cJSON *arr)
                    rp_num(v[5], 32, rss >= 0 ? rss / 1e6 : NAN, 1), rp_num(v[6], 32, fb > 0 ? fb / 1e6 : NAN, 3),
                    times(v[7], 32, jnum(m, "speedup")), times(v[8], 32, jnum(m, "throughput_speedup")));
     }
-    cJSON *o = cJSON_CreateObject();
-    rp_add(c, arr, NULL, o);
-    rp_add(c, o, "source", cJSON_CreateString(ix->files[f].path));
-    rp_add(c, o, "result", cJSON_Duplicate(j, true));
+    add_sourced(c, arr, ix->files[f].path, j);
 }
 
 void rp_speed(rp_ctx *c)
