@@ -17,7 +17,16 @@
  * views, the float copies of a quantized file's weights, arena space a
  * plan never reaches) never becomes resident. */
 #define ALLOC_HDR 64
+#if defined(__SANITIZE_ADDRESS__)
+#define ALLOC_MAP_MIN SIZE_MAX /* AddressSanitizer builds: every block from its allocator, with redzones */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ALLOC_MAP_MIN SIZE_MAX
+#endif
+#endif
+#ifndef ALLOC_MAP_MIN
 #define ALLOC_MAP_MIN ((size_t)1 << 20)
+#endif
 struct alloc_hdr { size_t size; int mapped; };
 
 void *rt_alloc_aligned(size_t bytes)
