@@ -347,33 +347,13 @@ rt_status rt_graph_plan(rt_graph *g, enum rt_plan plan)
     size_t *off = malloc((size_t)g->n_nodes * sizeof *off);
     int *into = malloc((size_t)g->n_nodes * sizeof *into);
     g->skip = plan == RT_PLAN_TRAIN ? NULL : malloc((size_t)g->n_nodes);
-    if (!off || !into || (plan != RT_PLAN_TRAIN && !g->skip)) {
-        free(off);
-        free(into);
-        free(g->skip);
-        g->skip = NULL;
-        return rt_error(RT_ERR_NOMEM, "graph: out of memory while planning");
-    }
+    size_t act = 0, grads = 0, work = 0;
+    if (!off || !into || (plan != RT_PLAN_TRAIN && !g->skip)) goto nomem;
     for (int i = 0; i < g->n_nodes; i++) into[i] = -1;
-    if (g->skip) { /* inference: fusions, and nothing the output (or a kept tap) does not need */
-        s = rt_graph_fuse(g, plan == RT_PLAN_INFER_TAPS, g->skip, into);
-        if (s != RT_OK) {
-            free(off);
-            free(into);
-            free(g->skip);
-            g->skip = NULL;
-            return s;
-        }
-    }
-    size_t act = plan_act(g, off, plan != RT_PLAN_TRAIN, g->skip);
-    if (act == (size_t)-1) {
-        free(off);
-        free(into);
-        free(g->skip);
-        g->skip = NULL;
-        return rt_error(RT_ERR_NOMEM, "graph: out of memory while planning");
-    }
-    size_t grads = 0, work = 0;
+    /* inference: fusions, and nothing the output (or a kept tap) does not need */
+    if (g->skip && (s = rt_graph_fuse(g, plan == RT_PLAN_INFER_TAPS, g->skip, into)) != RT_OK) goto fail;
+    act = plan_act(g, off, plan != RT_PLAN_TRAIN, g->skip);
+    if (act == (size_t)-1) goto nomem;
     for (int i = 0; i < g->n_nodes; i++) {
         rt_node *n = g->nodes[i];
         if (n->n_work > work && !(g->skip && g->skip[i])) work = n->n_work;
@@ -385,18 +365,15 @@ rt_status rt_graph_plan(rt_graph *g, enum rt_plan plan)
     g->work = rt_alloc_aligned(work * sizeof(float));
     g->on_path = calloc((size_t)g->n_nodes, 1);
     if (!g->act || !g->work || !g->on_path || (plan == RT_PLAN_TRAIN && !g->grads)) {
-        free(off);
-        free(into);
-        free(g->skip);
-        g->skip = NULL;
         rt_free_aligned(g->act);
         rt_free_aligned(g->grads);
         rt_free_aligned(g->work);
         free(g->on_path);
         g->act = g->grads = g->work = NULL;
         g->on_path = NULL;
-        return rt_error(RT_ERR_NOMEM, "graph: cannot allocate %zu MB of activations",
-                        (act + grads + work) * sizeof(float) >> 20);
+        s = rt_error(RT_ERR_NOMEM, "graph: cannot allocate %zu MB of activations",
+                     (act + grads + work) * sizeof(float) >> 20);
+        goto fail;
     }
     g->act_floats = act;
     g->grad_floats = grads;
@@ -427,6 +404,14 @@ rt_status rt_graph_plan(rt_graph *g, enum rt_plan plan)
     free(into);
     g->planned = true;
     return RT_OK;
+nomem:
+    s = rt_error(RT_ERR_NOMEM, "graph: out of memory while planning");
+fail:
+    free(off);
+    free(into);
+    free(g->skip);
+    g->skip = NULL;
+    return s;
 }
 
 void rt_graph_set_training(rt_graph *g, bool training) { g->training = training; }
