@@ -83,6 +83,15 @@ static bool integer_use(const rt_node *n, int j)
     return (j == 1 && a->q_qkv) || (j == 2 + a->has_b_qkv && a->q_o);
 }
 
+/* View i's float copy written again if it was given back (the loader's values). */
+static void bring_back(const rt_model *m, int i)
+{
+    rt_qweights *q = m->qw;
+    if (q->floats[i] != RT_QF_RELEASED) return;
+    rt_qmat_dequant(q->mat[i], rt_params_data(m->params, &m->params->views[i]));
+    q->floats[i] = RT_QF_PRESENT;
+}
+
 void rt_qweights_release_floats(const rt_model *m, const rt_graph *g)
 {
     rt_qweights *q = m->qw;
@@ -91,9 +100,8 @@ void rt_qweights_release_floats(const rt_model *m, const rt_graph *g)
         const rt_node *n = g->nodes[i];
         for (int j = 0; j < n->n_in; j++)
             if (leaf_qmat(q, n->in[j]) && !integer_use(n, j)) {
-                int v = n->in[j]->param;
-                if (q->floats[v] == RT_QF_RELEASED) rt_qmat_dequant(q->mat[v], rt_params_data(m->params, &m->params->views[v]));
-                q->floats[v] = RT_QF_PINNED;
+                bring_back(m, n->in[j]->param);
+                q->floats[n->in[j]->param] = RT_QF_PINNED;
             }
     }
     const size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -109,12 +117,7 @@ void rt_qweights_release_floats(const rt_model *m, const rt_graph *g)
 
 void rt_qweights_restore_floats(const rt_model *m)
 {
-    rt_qweights *q = m->qw;
-    for (int i = 0; q && i < q->n_views; i++)
-        if (q->floats[i] == RT_QF_RELEASED) {
-            rt_qmat_dequant(q->mat[i], rt_params_data(m->params, &m->params->views[i]));
-            q->floats[i] = RT_QF_PRESENT;
-        }
+    for (int i = 0; m->qw && i < m->qw->n_views; i++) bring_back(m, i);
 }
 
 size_t rt_qweights_memory_bytes(const rt_model *m)
